@@ -1,0 +1,147 @@
+"""The ``trainlab`` command. Thin: parse, call one function, print. A user mistake prints one line and exits 2."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from trainlab.errors import TrainlabError
+
+app = typer.Typer(
+    help="trainlab: classic deep-learning experiments end to end, from a YAML recipe to an HTML + Markdown report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+error_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_RECIPE = "digits-demo"
+
+
+def user_errors(command: F) -> F:
+    """Turn a TrainlabError into one line on stderr and exit status 2, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TrainlabError as error:
+            error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@user_errors
+def run(
+    recipe: Annotated[str, typer.Argument(help="packaged recipe name (see `trainlab recipes`) or a .yaml path")] = (
+        DEFAULT_RECIPE
+    ),
+    data: Annotated[Path | None, typer.Option(help="image folder, .zip or .tar.gz of class folders")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="override any recipe key, e.g. --set training.epochs=20")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="parent folder of runs (default: the recipe's output.dir)")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="continue an interrupted run folder; finished variants are kept")
+    ] = None,
+) -> None:
+    """Run every variant of a recipe's study and write runs/<study>/<timestamp>/report.html and report.md."""
+    from trainlab.config import load_recipe
+    from trainlab.train.study import run_study
+
+    extra: list[str] = list(overrides or [])
+    if data is not None:
+        extra += [f"data.path={data}", "data.source=image_folder"]
+    if out is not None:
+        extra.append(f"output.dir={out}")
+    loaded = load_recipe(recipe, extra)
+    run_dir = run_study(loaded, resume=resume, notify=lambda line: console.print(line, highlight=False))
+    console.print(f"[bold green]done[/]: {run_dir / 'report.html'}")
+
+
+@app.command()
+@user_errors
+def recipes(show: Annotated[str | None, typer.Option(help="print one recipe with every key resolved")] = None) -> None:
+    """List the packaged recipes, or print one in full."""
+    from trainlab.config import load_recipe, recipe_names
+
+    if show is not None:
+        console.print(load_recipe(show).to_yaml(), highlight=False, markup=False)
+        return
+    table = Table()
+    for column in ("recipe", "model"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("data")
+    table.add_column("study")
+    table.add_column("description", ratio=1)
+    for name in recipe_names():
+        loaded = load_recipe(name)
+        data = f"{loaded.data.source} {loaded.data.channels}x{loaded.data.image_size}x{loaded.data.image_size}"
+        study = f"{loaded.study.mode}: {', '.join(loaded.study.techniques) or '-'}"
+        table.add_row(name, loaded.model.name, data, study, loaded.description)
+    console.print(table)
+
+
+def _parse_options(items: list[str]) -> dict[str, Any]:
+    from trainlab.config import parse_override
+
+    return dict(parse_override(item) for item in items)
+
+
+@app.command()
+@user_errors
+def summary(
+    model: Annotated[str, typer.Argument(help="registered model name, e.g. vgg13 or resnet18")],
+    in_channels: Annotated[int, typer.Option(help="input channels")] = 3,
+    image_size: Annotated[int, typer.Option(help="input height = width")] = 64,
+    num_classes: Annotated[int, typer.Option(help="output classes")] = 3,
+    width: Annotated[float, typer.Option(help="channel width multiplier")] = 1.0,
+    dropout: Annotated[float, typer.Option(help="dropout rate")] = 0.0,
+    option: Annotated[list[str] | None, typer.Option(help="model option KEY=VALUE, e.g. batch_norm=true")] = None,
+) -> None:
+    """Print a model's layer table (output shapes, parameters) and its memory sizes, as torchsummary does."""
+    from trainlab.models import build_model
+    from trainlab.report.summary import model_summary
+
+    built = build_model(model, in_channels=in_channels, num_classes=num_classes, image_size=image_size,
+                        dropout=dropout, width=width, options=_parse_options(option or []))
+    console.print(model_summary(built, (1, in_channels, image_size, image_size)), highlight=False, markup=False)
+
+
+@app.command()
+@user_errors
+def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `trainlab run`")]) -> None:
+    """Re-render report.html and report.md from the files of a run folder."""
+    from trainlab.report import render
+
+    html, markdown = render(run_dir)
+    console.print(f"{html}\n{markdown}", highlight=False)
+
+
+@app.command()
+@user_errors
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="first run folder")],
+    run_b: Annotated[Path, typer.Argument(help="second run folder")],
+) -> None:
+    """Compare the test metrics of two runs, variant by variant (Markdown table)."""
+    from trainlab.report import compare as compare_runs
+
+    console.print(compare_runs(run_a, run_b), highlight=False, markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

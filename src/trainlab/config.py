@@ -1,0 +1,280 @@
+"""The recipe: one typed, frozen description of a study, validated once before any work starts.
+
+``load_recipe(name_or_path, overrides)`` reads YAML with ``safe_load``, applies ``--set a.b=value`` overrides, and
+validates with pydantic (unknown keys and bad values fail with the key path and what was expected). A study's variants
+are dotted overrides too, so ``Recipe.variants()`` returns new frozen recipes and never mutates one in place.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainlab.errors import TrainlabError
+
+RECIPES_PACKAGE = "trainlab.recipes"
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Strict(BaseModel):
+    """Base for every recipe section: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(Strict):
+    """Fractions for a stratified split; ignored when the data already has train/val/test folders."""
+
+    train: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.70
+    val: Fraction = 0.15
+    test: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+
+class DataConfig(Strict):
+    source: str = "digits"
+    path: Path | None = None
+    image_size: PositiveInt = 32
+    channels: Literal[1, 3] = 3
+    split: SplitConfig = SplitConfig()
+    split_seed: int = 0
+    max_per_class: PositiveInt | None = None
+    device_resident: bool = True
+
+
+class ModelConfig(Strict):
+    name: str = "vgg13"
+    width: Annotated[float, Field(gt=0.0, le=4.0)] = 1.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingConfig(Strict):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: Annotated[float, Field(gt=0.0)] = 0.01
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    scheduler: Literal["none", "cosine", "step"] = "none"
+    step_size: PositiveInt = 10
+    gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    accelerator: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
+    devices: PositiveInt | Literal["auto"] = 1
+    num_nodes: PositiveInt = 1
+    strategy: str = "auto"
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
+    channels_last: Literal["auto", True, False] = "auto"
+    progress_bar: bool = True
+    num_workers: Annotated[int, Field(ge=0)] = 0
+
+
+class EarlyStoppingConfig(Strict):
+    patience: PositiveInt = 3
+    min_delta: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class AugmentationConfig(Strict):
+    """Batched, on-device augmentation of the training split only."""
+
+    crop_scale: tuple[Fraction, Fraction] = (0.8, 1.0)
+    crop_ratio: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]] = (3 / 4, 4 / 3)
+    hflip: Fraction = 0.5
+    grayscale: Fraction = 0.0
+
+    @model_validator(mode="after")
+    def _ordered_ranges(self) -> AugmentationConfig:
+        if not (0.0 < self.crop_scale[0] <= self.crop_scale[1]):
+            raise ValueError(f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {self.crop_scale}")
+        if self.crop_ratio[0] > self.crop_ratio[1]:
+            raise ValueError(f"crop_ratio must be (min, max) with min <= max, got {self.crop_ratio}")
+        return self
+
+
+class RegularizationConfig(Strict):
+    """The techniques under study. A value of 0 / null means the technique is off."""
+
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    early_stopping: EarlyStoppingConfig | None = None
+    augmentation: AugmentationConfig | None = None
+
+
+class StudyConfig(Strict):
+    """Which variants to run. Each technique is a set of dotted overrides switched on over the base recipe.
+
+    ``cumulative``: base, base+t1, base+t1+t2, ...;  ``one_at_a_time``: base, base+t1, base+t2, ...;
+    ``single``: the base recipe alone.
+    """
+
+    mode: Literal["cumulative", "one_at_a_time", "single"] = "single"
+    techniques: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+
+class OutputConfig(Strict):
+    dir: Path = Path("runs")
+    cache_dir: Path = Path(".cache/trainlab")
+
+
+class Recipe(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    regularization: RegularizationConfig = RegularizationConfig()
+    study: StudyConfig = StudyConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def with_overrides(self, overrides: dict[str, Any], origin: str = "override") -> Recipe:
+        """A new validated recipe with dotted ``overrides`` applied; ``self`` is left untouched."""
+        raw = self.to_dict()
+        for dotted, value in overrides.items():
+            set_dotted(raw, dotted, value, origin)
+        return validate_recipe(raw, origin)
+
+    def variants(self) -> list[Variant]:
+        """Expand the study into named variants, each a fully validated recipe."""
+        names = list(self.study.techniques)
+        if self.study.mode == "single" or not names:
+            plans: list[tuple[str, list[str]]] = [("base", [])]
+        elif self.study.mode == "cumulative":
+            plans = [("base", [])] + [("+" + "+".join(names[: i + 1]), names[: i + 1]) for i in range(len(names))]
+        else:
+            plans = [("base", [])] + [(f"+{name}", [name]) for name in names]
+        variants = []
+        for label, techniques in plans:
+            overrides: dict[str, Any] = {}
+            for technique in techniques:
+                overrides.update(self.study.techniques[technique])
+            recipe = self.with_overrides(overrides, origin=f"study technique(s) {techniques}")
+            variants.append(Variant(name=label, techniques=tuple(techniques), recipe=recipe))
+        return variants
+
+
+class Variant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    techniques: tuple[str, ...]
+    recipe: Recipe
+
+    @property
+    def folder(self) -> str:
+        """A file-system-safe folder name: ``base``, ``+l2+dropout`` → ``plus-l2-dropout``."""
+        return "base" if not self.techniques else "plus-" + "-".join(self.techniques)
+
+
+def format_validation_error(error: ValidationError, origin: str) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(recipe)"
+        got = problem.get("input")
+        detail = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            detail = "unknown key (check the spelling; `trainlab recipes --show NAME` prints every key)"
+        elif not isinstance(got, dict):
+            detail = f"{detail} (got {got!r})"
+        lines.append(f"{key}: {detail}")
+    return f"invalid recipe {origin}: " + "; ".join(lines)
+
+
+def validate_recipe(raw: Any, origin: str) -> Recipe:
+    if not isinstance(raw, dict):
+        raise TrainlabError(f"invalid recipe {origin}: expected a mapping of keys at the top, got {type(raw).__name__}")
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as error:
+        raise TrainlabError(format_validation_error(error, origin)) from None
+    return recipe
+
+
+def _is_open_mapping(dotted: str) -> bool:
+    """Keys under these mappings are free-form (model options, study techniques)."""
+    return dotted.startswith(("model.options.", "study.techniques."))
+
+
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
+    """Set ``raw[a][b][c] = value`` for ``dotted = "a.b.c"``, creating nothing that is not a known section."""
+    parts = dotted.split(".")
+    if not all(parts):
+        raise TrainlabError(f"{origin}: malformed key {dotted!r}; expected dotted names like training.epochs")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        if part not in node and not _is_open_mapping(".".join(parts[: depth + 2])):
+            raise TrainlabError(f"{origin}: unknown key {'.'.join(parts[: depth + 1])!r} in {dotted!r}")
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            section = ".".join(parts[: depth + 1])
+            raise TrainlabError(f"{origin}: {section!r} is a value, not a section; cannot set {dotted!r}")
+        node = child
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"training.epochs=20"`` → ``("training.epochs", 20)``; the value is parsed as YAML (numbers, lists, null)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise TrainlabError(f"--set {text!r}: expected KEY=VALUE, e.g. --set training.epochs=20")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def recipe_names() -> list[str]:
+    folder = resources.files(RECIPES_PACKAGE)
+    return sorted(entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def recipe_text(name_or_path: str | Path) -> tuple[str, str]:
+    """Return (origin, YAML text) for a packaged recipe name or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        if not candidate.is_file():
+            raise TrainlabError(f"recipe file {candidate} does not exist")
+        return str(candidate), candidate.read_text(encoding="utf-8")
+    name = str(name_or_path)
+    if name not in recipe_names():
+        known = ", ".join(recipe_names())
+        raise TrainlabError(f"unknown recipe {name!r}; packaged recipes: {known} (or give a .yaml path)")
+    return name, resources.files(RECIPES_PACKAGE).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_recipe(name_or_path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Recipe:
+    """Read, override and validate a recipe. Every variant is validated too, so errors surface before any work."""
+    origin, text = recipe_text(name_or_path)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise TrainlabError(f"recipe {origin} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise TrainlabError(f"recipe {origin}: expected a mapping of keys at the top, got {type(raw).__name__}")
+    pairs = dict(parse_override(item) for item in overrides) if isinstance(overrides, list) else dict(overrides or {})
+    # Overrides go onto the fully resolved recipe, so a key whose section the file leaves out is still known.
+    recipe = validate_recipe(raw, origin)
+    if pairs:
+        recipe = recipe.with_overrides(pairs, origin=f"{origin} (with --set)")
+    recipe.variants()
+    return recipe

@@ -1,0 +1,181 @@
+"""The ``image_folder`` dataset: class folders of images, from a folder or an archive, decoded once into a cache.
+
+Two layouts are understood:
+
+* ``root/<class>/<images>`` — split here, stratified, by ``data.split`` with ``data.split_seed``;
+* ``root/train/<class>/...`` plus ``root/val|valid|validation/<class>/...`` and/or ``root/test/<class>/...`` — the
+  given split is kept as is; a missing val (or test) split is carved from train, stratified, taking
+  ``val / (train + val)`` (or ``test / (train + test)``) of it.
+
+Images may sit in sub-folders of a class folder. Files that cannot be decoded are skipped and reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainlab.config import DataConfig
+from trainlab.data.bundle import DataBundle, TensorSplit
+from trainlab.data.image_cache import IMAGE_EXTENSIONS, DecodedImages, load_or_decode
+from trainlab.data.registry import DATASETS
+from trainlab.data.sources import resolve_source
+from trainlab.data.splits import check_coverage, split_sizes, stratified_split, take_stratified
+from trainlab.errors import TrainlabError
+
+NEEDS_PATH = "the image_folder dataset needs a path: pass --data PATH"
+SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
+EXTENSIONS_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
+
+# class name → sorted image paths relative to the data root
+ClassFiles = dict[str, list[str]]
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".") and name != "__MACOSX"
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(entry for entry in folder.iterdir() if entry.is_dir() and _visible(entry.name))
+
+
+def _image_files(folder: Path, root: Path) -> list[str]:
+    """Image files under ``folder`` (recursively, hidden files and folders ignored), relative to ``root``, sorted."""
+    found = []
+    for current, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if _visible(d)]
+        for name in files:
+            if _visible(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                found.append(Path(current, name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def scan_classes(folder: Path, root: Path, max_per_class: int | None) -> ClassFiles:
+    """Class folders of ``folder`` and their image files; raises for no classes, an empty class, or one class."""
+    class_dirs = _subfolders(folder)
+    if not class_dirs:
+        raise TrainlabError(
+            f"{folder} has no class folders; expected one sub-folder per class holding its images "
+            f"({EXTENSIONS_TEXT}), e.g. {folder}/dogs/1.jpg"
+        )
+    classes: ClassFiles = {}
+    for class_dir in class_dirs:
+        files = _image_files(class_dir, root)
+        if not files:
+            raise TrainlabError(f"empty class: folder {class_dir} holds no image files ({EXTENSIONS_TEXT})")
+        classes[class_dir.name] = files[:max_per_class] if max_per_class else files
+    if len(classes) < 2:
+        (only,) = class_dirs
+        hint = f"; did you mean --data {only}?" if _subfolders(only) else ""
+        raise TrainlabError(f"{folder} has only one class folder ({only.name!r}); a classifier needs at least 2{hint}")
+    return classes
+
+
+def find_split_folders(root: Path) -> dict[str, Path] | None:
+    """``{"train": ..., "val"/"test": ...}`` when ``root`` holds train plus val and/or test folders of classes."""
+    by_name = {entry.name.lower(): entry for entry in _subfolders(root)}
+    found: dict[str, Path] = {}
+    for split, aliases in SPLIT_FOLDERS.items():
+        match = next((by_name[alias] for alias in aliases if alias in by_name), None)
+        if match is not None:
+            found[split] = match
+    if "train" not in found or len(found) < 2 or not all(_subfolders(folder) for folder in found.values()):
+        return None
+    return found
+
+
+def _check_same_classes(groups: dict[str, ClassFiles], folders: dict[str, Path]) -> None:
+    expected = sorted(groups["train"])
+    for split, classes in groups.items():
+        if sorted(classes) != expected:
+            missing = sorted(set(expected) - set(classes))
+            extra = sorted(set(classes) - set(expected))
+            details = "; ".join(
+                text
+                for text in (f"missing {missing}" if missing else "", f"not in train: {extra}" if extra else "")
+                if text
+            )
+            raise TrainlabError(
+                f"{folders[split]} must hold the same class folders as {folders['train']} ({details}); "
+                "a class with 0 images in some split cannot be evaluated"
+            )
+
+
+def _label_rows(
+    groups: dict[str, ClassFiles], classes: list[str], decoded: DecodedImages, folders: dict[str, Path], root: Path
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labels of every decoded row, and the decoded rows of each group; a class with no readable image is fatal."""
+    row_of = {path: row for row, path in enumerate(decoded.paths)}
+    labels = np.full(len(decoded.paths), -1, dtype=np.int64)
+    rows: dict[str, np.ndarray] = {}
+    for group, by_class in groups.items():
+        group_rows: list[int] = []
+        for label, name in enumerate(classes):
+            readable = [row_of[path] for path in by_class[name] if path in row_of]
+            if not readable:
+                raise TrainlabError(
+                    f"empty class: folder {folders.get(group, root) / name} has no readable images "
+                    f"(all {len(by_class[name])} file(s) failed to decode)"
+                )
+            labels[readable] = label
+            group_rows.extend(readable)
+        rows[group] = np.array(sorted(group_rows), dtype=np.int64)
+    return labels, rows
+
+
+def _split_rows(
+    rows: dict[str, np.ndarray], labels: np.ndarray, cfg: DataConfig, classes: list[str]
+) -> dict[str, np.ndarray]:
+    """train/val/test rows: a stratified split of ``rows["all"]``, or the given folders with missing ones carved."""
+    fractions = cfg.split
+    if "all" in rows:
+        train, val, test = stratified_split(
+            labels, val=fractions.val, test=fractions.test, seed=cfg.split_seed, classes=classes
+        )
+        return {"train": train, "val": val, "test": test}
+    result = dict(rows)
+    for missing, fraction in (("val", fractions.val), ("test", fractions.test)):
+        if missing not in result:
+            share = fraction / (fractions.train + fraction)
+            _, count, _ = split_sizes(len(result["train"]), share, 0.0)
+            result["train"], result[missing] = take_stratified(
+                result["train"], labels, count, cfg.split_seed, classes, missing
+            )
+    check_coverage(result, labels, classes)
+    return result
+
+
+@DATASETS.register("image_folder")
+def build_image_folder(cfg: DataConfig, cache_dir: Path) -> DataBundle:
+    """Scan, decode (or read the cache), and split the image folder at ``cfg.path``."""
+    if cfg.path is None:
+        raise TrainlabError(NEEDS_PATH)
+    root = resolve_source(Path(cfg.path), Path(cache_dir))
+    folders = find_split_folders(root)
+    if folders is None:
+        groups = {"all": scan_classes(root, root, cfg.max_per_class)}
+    else:
+        groups = {split: scan_classes(folder, root, cfg.max_per_class) for split, folder in folders.items()}
+        _check_same_classes(groups, folders)
+    classes = sorted(next(iter(groups.values())))
+    rel_paths = [path for by_class in groups.values() for name in classes for path in by_class[name]]
+    decoded = load_or_decode(root, rel_paths, cfg.channels, cfg.image_size, Path(cache_dir))
+    labels, rows = _label_rows(groups, classes, decoded, folders or {}, root)
+    split_rows = _split_rows(rows, labels, cfg, classes)
+    all_labels = torch.from_numpy(labels)
+
+    def tensor_split(name: str) -> TensorSplit:
+        index = torch.from_numpy(split_rows[name])
+        return TensorSplit(decoded.images.index_select(0, index), all_labels.index_select(0, index))
+
+    return DataBundle(
+        train=tensor_split("train"),
+        val=tensor_split("val"),
+        test=tensor_split("test"),
+        classes=classes,
+        skipped=sorted(decoded.skipped, key=lambda item: item.path),
+        source=f"image_folder:{cfg.path}",
+    )

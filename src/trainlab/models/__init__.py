@@ -1,0 +1,90 @@
+"""Model families and the one entry point that builds them by name.
+
+Every builder takes the same common keyword arguments (``in_channels, num_classes, image_size, dropout, width``) plus
+its own family options, e.g. ``vgg13(batch_norm=True, hidden=(512, 512), pool_last=False)``. :func:`build_model`
+checks the common arguments and the option names before calling the builder, so that a typo in a recipe fails with a
+:class:`~trainlab.errors.TrainlabError` naming the option and listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from trainlab.errors import TrainlabError
+from trainlab.models import resnet, vgg  # noqa: F401  (importing registers the families)
+from trainlab.models.registry import MODELS
+
+__all__ = ["COMMON_ARGS", "MODELS", "build_model", "model_names", "model_options"]
+
+COMMON_ARGS = ("in_channels", "num_classes", "image_size", "dropout", "width")
+
+
+def model_names() -> list[str]:
+    """The registered model names, sorted."""
+    return MODELS.names()
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """The family-specific options of model ``name`` with their defaults (common arguments excluded)."""
+    signature = inspect.signature(MODELS.get(name))
+    return {
+        param.name: param.default
+        for param in signature.parameters.values()
+        if param.name not in COMMON_ARGS and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TrainlabError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise TrainlabError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TrainlabError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def build_model(
+    name: str,
+    *,
+    in_channels: int,
+    num_classes: int,
+    image_size: int,
+    dropout: float = 0.0,
+    width: float = 1.0,
+    options: dict[str, Any] | None = None,
+) -> nn.Module:
+    """Build the registered model ``name``; every user mistake raises :class:`TrainlabError`."""
+    builder = MODELS.get(name)
+    _check_int("in_channels", in_channels, 1)
+    _check_int("num_classes", num_classes, 2)
+    _check_int("image_size", image_size, 1)
+    dropout = _check_float("dropout", dropout)
+    if not 0.0 <= dropout < 1.0:
+        raise TrainlabError(f"dropout must be in [0, 1), got {dropout}")
+    width = _check_float("width", width)
+    if width <= 0.0:
+        raise TrainlabError(f"width must be > 0, got {width}")
+
+    options = dict(options or {})
+    known = model_options(name)
+    for key in options:
+        if key in COMMON_ARGS:
+            raise TrainlabError(f"model {name!r}: {key!r} is a common argument, not an option; set it directly")
+        if key not in known:
+            listed = ", ".join(known) or "(none)"
+            raise TrainlabError(f"model {name!r} has no option {key!r}; its options: {listed}")
+    return builder(
+        in_channels=in_channels,
+        num_classes=num_classes,
+        image_size=image_size,
+        dropout=dropout,
+        width=width,
+        **options,
+    )

@@ -1,0 +1,193 @@
+"""Read a run folder (``study.json`` + one folder per variant) into plain dicts and lists, checking the contract.
+
+Nothing here formats or renders: numbers stay numbers (accuracies as fractions, differences in percentage points).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from trainlab.errors import TrainlabError
+from trainlab.io import read_json
+from trainlab.report.plots import read_history
+
+SPLITS = ("train", "val", "test")
+NOT_RUN = "not run"
+DONE = "done"
+
+
+def _load_json(path: Path, expected: str) -> dict[str, Any]:
+    try:
+        payload = read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TrainlabError(f"{path} is not readable JSON ({exc}): expected {expected}") from exc
+    if not isinstance(payload, dict):
+        raise TrainlabError(f"{path} holds a JSON {type(payload).__name__}: expected an object with {expected}")
+    return payload
+
+
+def _field(mapping: Any, keys: tuple[str, ...], kind: type, path: Path) -> Any:
+    """``mapping[keys[0]][keys[1]]...``, checked to be a ``kind``; a missing key or wrong type names ``path``."""
+    value = mapping
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise TrainlabError(f"{path} is malformed: the key {'.'.join(keys)!r} is missing")
+        value = value[key]
+    if kind in (int, float):
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or (kind is int and not float(value).is_integer()):
+            raise TrainlabError(f"{path} is malformed: {'.'.join(keys)!r} is {value!r}, expected a number")
+        return kind(value)
+    if not isinstance(value, kind):
+        raise TrainlabError(f"{path} is malformed: {'.'.join(keys)!r} is {value!r}, expected a {kind.__name__}")
+    return value
+
+
+def _check_folder(folder: str, path: Path) -> str:
+    parts = PurePosixPath(folder).parts
+    if not folder or "\\" in folder or len(parts) != 1 or parts[0] in (".", "..") or folder.startswith("/"):
+        raise TrainlabError(f"{path} is malformed: variant folder {folder!r} must be a plain folder name")
+    return folder
+
+
+def _data_summary(study: dict[str, Any], path: Path) -> dict[str, Any]:
+    data = study.get("data") or {}
+    if not isinstance(data, dict):
+        raise TrainlabError(f"{path} is malformed: 'data' must be an object")
+    classes = [str(name) for name in data.get("classes") or []]
+    counts = data.get("counts") or {}
+    if not isinstance(counts, dict) or not all(isinstance(counts.get(s, {}), dict) for s in SPLITS):
+        raise TrainlabError(f"{path} is malformed: 'data.counts' must map each split to {{class: count}}")
+    for split in SPLITS:
+        classes += [str(name) for name in counts.get(split, {}) if str(name) not in classes]
+    rows = []
+    for name in classes:
+        row: dict[str, Any] = {"class": name}
+        for split in SPLITS:
+            row[split] = int(counts.get(split, {}).get(name, 0))
+        row["total"] = sum(row[split] for split in SPLITS)
+        rows.append(row)
+    totals = {split: sum(row[split] for row in rows) for split in (*SPLITS, "total")}
+    skipped = data.get("skipped") or []
+    if not isinstance(skipped, list) or not all(isinstance(item, dict) for item in skipped):
+        raise TrainlabError(f"{path} is malformed: 'data.skipped' must be a list of {{path, reason}} objects")
+    return {
+        "source": data.get("source"),
+        "classes": classes,
+        "counts": rows,
+        "totals": totals,
+        "image_shape": data.get("image_shape"),
+        "mean": data.get("mean"),
+        "std": data.get("std"),
+        "skipped": [{"path": str(item.get("path", "")), "reason": str(item.get("reason", ""))} for item in skipped],
+    }
+
+
+def _variant_results(variant_dir: Path) -> dict[str, Any]:
+    """The numbers of one finished variant, read from its ``metrics.json``, ``history.csv`` and ``summary.txt``."""
+    path = variant_dir / "metrics.json"
+    metrics = _load_json(path, "the metrics of one variant")
+    classes = [str(name) for name in _field(metrics, ("classes",), list, path)]
+    matrix = _field(metrics, ("test", "confusion_matrix"), list, path)
+    n = len(classes)
+    if len(matrix) != n or not all(
+        isinstance(row, list) and len(row) == n and all(isinstance(v, int) and not isinstance(v, bool) for v in row)
+        for row in matrix
+    ):
+        raise TrainlabError(f"{path} is malformed: 'test.confusion_matrix' must be {n}x{n} integers (one per class)")
+    per_class_raw = _field(metrics, ("test", "per_class"), dict, path)
+    per_class = []
+    for name in classes:
+        if name not in per_class_raw:
+            raise TrainlabError(f"{path} is malformed: 'test.per_class' has no entry for class {name!r}")
+        entry: dict[str, Any] = {"class": name}
+        for key in ("precision", "recall", "f1"):
+            entry[key] = _field(metrics, ("test", "per_class", name, key), float, path)
+        entry["support"] = _field(metrics, ("test", "per_class", name, "support"), int, path)
+        per_class.append(entry)
+    summary_path = variant_dir / "summary.txt"
+    return {
+        "status": DONE,
+        "classes": classes,
+        "params": _field(metrics, ("params",), int, path),
+        "epochs_run": _field(metrics, ("epochs_run",), int, path),
+        "best_epoch": _field(metrics, ("best_epoch",), int, path),
+        "stopped_early": _field(metrics, ("stopped_early",), bool, path),
+        "wall_time_s": float(metrics.get("wall_time_s") or 0.0),
+        "train_images_per_s": float(metrics.get("train_images_per_s") or 0.0),
+        "train_accuracy": _field(metrics, ("train", "accuracy"), float, path),
+        "val_accuracy": _field(metrics, ("val", "accuracy"), float, path),
+        "test_accuracy": _field(metrics, ("test", "accuracy"), float, path),
+        "test_loss": _field(metrics, ("test", "loss"), float, path),
+        "precision_macro": _field(metrics, ("test", "precision_macro"), float, path),
+        "recall_macro": _field(metrics, ("test", "recall_macro"), float, path),
+        "f1_macro": _field(metrics, ("test", "f1_macro"), float, path),
+        "per_class": per_class,
+        "confusion_matrix": matrix,
+        "history": read_history(variant_dir / "history.csv").to_dict(orient="records"),
+        "summary": summary_path.read_text(encoding="utf-8") if summary_path.is_file() else None,
+    }
+
+
+def pp_difference(value: float) -> float:
+    """A difference of fractions in percentage points, rounded to 2 decimals (never ``-0.0``)."""
+    return round(100.0 * value, 2) + 0.0
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """Read ``run_dir`` into ``{"run_dir", "study", "data", "variants", "base", "shared_summary"}``.
+
+    ``variants`` lists every variant of ``study.json`` in order, each with ``name``, ``folder``, ``techniques``,
+    ``status`` ("done" or "not run") and, when done, its numbers (accuracies as fractions), ``delta_pp`` (test
+    accuracy minus the base's in percentage points; ``None`` for the base or when the base has not run) and ``gap_pp``
+    (train minus test accuracy in percentage points).
+    """
+    run_dir = Path(run_dir)
+    study_path = run_dir / "study.json"
+    if not study_path.is_file():
+        raise TrainlabError(f"{run_dir} is not a trainlab run folder: study.json is missing")
+    study = _load_json(study_path, "the study description written by the trainer")
+    variants = []
+    for index, entry in enumerate(_field(study, ("variants",), list, study_path)):
+        if not isinstance(entry, dict):
+            raise TrainlabError(f"{study_path} is malformed: variants[{index}] must be an object")
+        name = str(_field(entry, ("name",), str, study_path))
+        folder = _check_folder(str(entry.get("folder", name)), study_path)
+        techniques = [str(t) for t in entry.get("techniques") or []]
+        variant: dict[str, Any] = {"name": name, "folder": folder, "techniques": techniques, "status": NOT_RUN}
+        if (run_dir / folder / "metrics.json").is_file():
+            variant.update(_variant_results(run_dir / folder))
+        variants.append(variant)
+
+    base_key = study.get("base") or (variants[0]["name"] if variants else None)
+    base = next((v for v in variants if v["name"] == base_key), None) or next(
+        (v for v in variants if v["folder"] == base_key), None
+    )
+    for variant in variants:
+        variant["is_base"] = variant is base
+        if variant["status"] != DONE:
+            continue
+        variant["gap_pp"] = pp_difference(variant["train_accuracy"] - variant["test_accuracy"])
+        has_base = base is not None and base["status"] == DONE and variant is not base
+        variant["delta_pp"] = pp_difference(variant["test_accuracy"] - base["test_accuracy"]) if has_base else None
+
+    done = [v for v in variants if v["status"] == DONE]
+    shared_summary = None
+    if done and len({v["params"] for v in done}) == 1:
+        first = base if base in done else done[0]
+        shared_summary = first["summary"]
+    meta_keys = ("description", "mode", "seed", "started", "finished", "wall_time_s", "device", "precision")
+    return {
+        "run_dir": str(run_dir),
+        "study": {
+            "name": str(study.get("name") or run_dir.name),
+            **{key: study.get(key) for key in meta_keys},
+            "versions": study.get("versions") if isinstance(study.get("versions"), dict) else {},
+        },
+        "data": _data_summary(study, study_path),
+        "variants": variants,
+        "base": base["name"] if base else None,
+        "shared_summary": shared_summary,
+    }

@@ -1,0 +1,166 @@
+"""Training curves, confusion matrices and the study comparison chart as PNG files.
+
+Figures are built with the object-oriented ``matplotlib.figure.Figure`` API, which renders PNGs through Agg without
+pyplot: no global figure registry to leak into, no GUI backend chosen for the whole process, and nothing to close.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from trainlab.errors import TrainlabError
+from trainlab.io import atomic_write_bytes, read_json
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+PLOT_NAMES = ("accuracy.png", "loss.png", "confusion.png")
+TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
+DPI = 100
+
+
+def _label(text: object) -> str:
+    """Plain text for matplotlib: a ``$`` would otherwise start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """Read a ``history.csv``; a missing file, bad CSV or missing column is a :class:`TrainlabError`."""
+    if not path.is_file():
+        raise TrainlabError(f"{path} is missing: expected the per-epoch history written by the trainer")
+    try:
+        history = pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise TrainlabError(f"{path} is not a readable CSV file: {exc}") from exc
+    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
+    if missing:
+        raise TrainlabError(f"{path} lacks the column(s) {', '.join(missing)}: expected {', '.join(HISTORY_COLUMNS)}")
+    for column in HISTORY_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(history[column]):
+            raise TrainlabError(f"{path}: column {column!r} holds non-numeric values; expected numbers")
+    return history
+
+
+def _best_val_loss_epoch(history: pd.DataFrame) -> int | None:
+    val_loss = history["val_loss"]
+    if val_loss.notna().sum() == 0:
+        return None
+    return int(val_loss.idxmin())
+
+
+def _curve(history: pd.DataFrame, metric: str, title: str, ylabel: str, path: Path, percent: bool) -> Path:
+    scale = 100.0 if percent else 1.0
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.add_subplot()
+    epochs = history["epoch"]
+    ax.plot(epochs, history[f"train_{metric}"] * scale, marker="o", ms=3, color=TRAIN_COLOR, label="train")
+    ax.plot(epochs, history[f"val_{metric}"] * scale, marker="o", ms=3, color=VAL_COLOR, label="validation")
+    best = _best_val_loss_epoch(history)
+    if best is not None:
+        best_epoch = history["epoch"].iloc[best]
+        label = f"best val loss (epoch {best_epoch})"
+        ax.axvline(best_epoch, color=BEST_COLOR, linestyle="--", linewidth=1, label=label)
+        ax.plot([best_epoch], [history[f"val_{metric}"].iloc[best] * scale], marker="*", ms=12, color=BEST_COLOR)
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best")
+    return _save(fig, path)
+
+
+def plot_curves(history: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Write ``accuracy.png`` and ``loss.png`` (train vs validation per epoch, best val-loss epoch marked)."""
+    out_dir = Path(out_dir)
+    history = history.reset_index(drop=True)
+    return [
+        _curve(history, "accuracy", "Accuracy per epoch", "accuracy (%)", out_dir / "accuracy.png", percent=True),
+        _curve(history, "loss", "Loss per epoch", "loss", out_dir / "loss.png", percent=False),
+    ]
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path: Path, title: str) -> Path:
+    """An annotated heatmap of ``matrix`` (rows: true class, columns: predicted class)."""
+    n = len(classes)
+    if len(matrix) != n or any(len(row) != n for row in matrix):
+        raise TrainlabError(f"confusion matrix for {title!r} is not {n}x{n} for the classes {list(classes)}")
+    size = max(4.0, 0.6 * n + 2.5)
+    fig = Figure(figsize=(size + 1.0, size))
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    peak = max((max(row) for row in matrix), default=0)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            color = "white" if peak and value > peak / 2 else "black"
+            ax.text(j, i, str(value), ha="center", va="center", color=color, fontsize=9 if n > 10 else 11)
+    ticks = list(range(n))
+    labels = [_label(name) for name in classes]
+    ax.set_xticks(ticks, labels=labels, rotation=45 if n > 3 else 0, ha="right" if n > 3 else "center")
+    ax.set_yticks(ticks, labels=labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(_label(title))
+    return _save(fig, Path(path))
+
+
+def plot_variant(variant_dir: Path) -> list[Path]:
+    """Read ``history.csv`` and ``metrics.json`` from a variant folder and write its three PNGs into ``plots/``."""
+    variant_dir = Path(variant_dir)
+    history = read_history(variant_dir / "history.csv")
+    metrics_path = variant_dir / "metrics.json"
+    try:
+        metrics: Any = read_json(metrics_path)
+        test = metrics["test"]
+        matrix, classes, name = test["confusion_matrix"], metrics["classes"], metrics.get("variant", variant_dir.name)
+    except FileNotFoundError as exc:
+        raise TrainlabError(f"{metrics_path} is missing: expected the metrics written by the trainer") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TrainlabError(
+            f"{metrics_path} is malformed: expected JSON with 'classes' and 'test.confusion_matrix' ({exc})"
+        ) from exc
+    plots = variant_dir / "plots"
+    paths = plot_curves(history, plots)
+    paths.append(plot_confusion(matrix, classes, plots / "confusion.png", f"Confusion matrix (test) - {name}"))
+    return paths
+
+
+def plot_study_comparison(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """Grouped bars of test accuracy and macro-F1 (in %) per variant.
+
+    Each row needs ``name``, ``test_accuracy`` and ``f1_macro`` (fractions in [0, 1]); rows whose values are
+    ``None`` (variants not run) are left out.
+    """
+    done = [row for row in rows if row.get("test_accuracy") is not None and row.get("f1_macro") is not None]
+    names = [_label(row["name"]) for row in done]
+    accuracy = [100.0 * float(row["test_accuracy"]) for row in done]
+    f1 = [100.0 * float(row["f1_macro"]) for row in done]
+    width = 0.38
+    fig = Figure(figsize=(max(5.0, 1.3 * len(done) + 2.0), 4.2))
+    ax = fig.add_subplot()
+    positions = list(range(len(done)))
+    for offset, values, label, color in (
+        (-width / 2, accuracy, "test accuracy", TRAIN_COLOR),
+        (width / 2, f1, "macro F1", VAL_COLOR),
+    ):
+        bars = ax.bar([p + offset for p in positions], values, width, label=label, color=color)
+        ax.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8, padding=2)
+    ax.set_xticks(positions, labels=names, rotation=20 if len(done) > 4 else 0)
+    ax.set_ylim(0.0, 105.0)
+    ax.set_ylabel("% on the test split")
+    ax.set_title("Test accuracy and macro F1 per variant")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 if len(done) <= 4 else -0.2), ncol=2, frameon=False)
+    return _save(fig, Path(path))

@@ -1,0 +1,164 @@
+"""Render a run folder into ``report.html`` (self-contained) and ``report.md``, and compare two runs.
+
+Everything comes from the files on disk (see :func:`trainlab.report.load.load_run`); numbers are never recomputed
+here, only formatted. Both reports are rendered in memory before either is written, and each write is atomic, so a
+failure never leaves a half-written report behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from trainlab.errors import TrainlabError
+from trainlab.io import atomic_write_text
+from trainlab.report.load import DONE, load_run, pp_difference
+from trainlab.report.plots import PLOT_NAMES, plot_study_comparison, plot_variant
+
+COMPARISON_PLOT = Path("plots") / "comparison.png"
+DASH = "—"
+
+
+def fmt_pct(value: float | None) -> str:
+    """A fraction as a percentage with 2 decimals: ``0.825`` → ``"82.50%"``."""
+    if value is None:
+        return DASH
+    return "n/a" if not math.isfinite(value) else f"{100.0 * value:.2f}%"
+
+
+def fmt_pp(value: float | None) -> str:
+    """Percentage points with their sign: ``2.5`` → ``"+2.50 pp"``; ``None`` → ``"—"``."""
+    if value is None:
+        return DASH
+    return "n/a" if not math.isfinite(value) else f"{value + 0.0:+.2f} pp"
+
+
+def fmt_num(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return DASH
+    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def fmt_int(value: int | None) -> str:
+    return DASH if value is None else f"{value:,}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``75.3`` → ``"1 min 15.3 s"``; ``3725`` → ``"1 h 02 min 05 s"``."""
+    if seconds is None or not math.isfinite(seconds):
+        return DASH
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{int(minutes)} min {secs:04.1f} s"
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours} h {minutes:02d} min {int(secs):02d} s"
+
+
+def md_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell (pipes escaped, no line breaks)."""
+    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _environment() -> Environment:
+    # Autoescape exactly the HTML template; the Markdown one must print class names etc. as they are.
+    env = Environment(
+        loader=PackageLoader("trainlab.report", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), disabled_extensions=("md", "md.j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell)
+    return env
+
+
+def _ensure_plots(run_dir: Path, run: dict[str, Any]) -> tuple[dict[str, dict[str, Path]], Path | None]:
+    """Regenerate missing variant plots and redraw the comparison chart.
+
+    Returns the PNG paths relative to ``run_dir``: ``{variant name: {"accuracy"|"loss"|"confusion": path}}`` and the
+    comparison chart (``None`` when no variant has finished).
+    """
+    images: dict[str, dict[str, Path]] = {}
+    done = [v for v in run["variants"] if v["status"] == DONE]
+    for variant in done:
+        plots = Path(variant["folder"]) / "plots"
+        if not all((run_dir / plots / name).is_file() for name in PLOT_NAMES):
+            plot_variant(run_dir / variant["folder"])
+        images[variant["name"]] = {name.removesuffix(".png"): plots / name for name in PLOT_NAMES}
+    if not done:
+        return images, None
+    plot_study_comparison(done, run_dir / COMPARISON_PLOT)
+    return images, COMPARISON_PLOT
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render(run_dir: Path) -> tuple[Path, Path]:
+    """Write ``run_dir/report.html`` and ``run_dir/report.md`` from the run folder; return their paths."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    images, comparison = _ensure_plots(run_dir, run)
+    html_images = {name: {k: _data_uri(run_dir / p) for k, p in group.items()} for name, group in images.items()}
+    md_images = {name: {k: quote(p.as_posix()) for k, p in group.items()} for name, group in images.items()}
+    env = _environment()
+    html = env.get_template("report.html.j2").render(
+        run=run, images=html_images, comparison=_data_uri(run_dir / comparison) if comparison else None
+    )
+    markdown = env.get_template("report.md.j2").render(
+        run=run, images=md_images, comparison=quote(comparison.as_posix()) if comparison else None
+    )
+    html_path = atomic_write_text(run_dir / "report.html", html)
+    md_path = atomic_write_text(run_dir / "report.md", markdown)
+    return html_path, md_path
+
+
+def _done_value(variant: dict[str, Any], key: str) -> Any:
+    return variant[key] if variant["status"] == DONE else None
+
+
+def compare(run_a: Path, run_b: Path) -> str:
+    """A Markdown table of the test metrics of the variants that both runs share (by name), B against A."""
+    a, b = load_run(Path(run_a)), load_run(Path(run_b))
+    variants_b = {v["name"]: v for v in b["variants"]}
+    shared = [(v, variants_b[v["name"]]) for v in a["variants"] if v["name"] in variants_b]
+    if not shared:
+        raise TrainlabError(f"{run_a} and {run_b} have no variant names in common: nothing to compare")
+    lines = [
+        f"Comparing A = `{run_a}` ({md_cell(a['study']['name'])}) with B = `{run_b}` ({md_cell(b['study']['name'])}).",
+        "",
+        "| Variant | Test acc A | Test acc B | Δ acc (B − A) | Macro F1 A | Macro F1 B | Δ F1 (B − A) "
+        "| Test loss A | Test loss B | Epochs A | Epochs B |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for va, vb in shared:
+        both = va["status"] == DONE and vb["status"] == DONE
+        d_acc = pp_difference(vb["test_accuracy"] - va["test_accuracy"]) if both else None
+        d_f1 = pp_difference(vb["f1_macro"] - va["f1_macro"]) if both else None
+        cells = [
+            md_cell(va["name"]),
+            fmt_pct(_done_value(va, "test_accuracy")) if va["status"] == DONE else "not run",
+            fmt_pct(_done_value(vb, "test_accuracy")) if vb["status"] == DONE else "not run",
+            fmt_pp(d_acc),
+            fmt_pct(_done_value(va, "f1_macro")),
+            fmt_pct(_done_value(vb, "f1_macro")),
+            fmt_pp(d_f1),
+            fmt_num(_done_value(va, "test_loss")),
+            fmt_num(_done_value(vb, "test_loss")),
+            fmt_int(_done_value(va, "epochs_run")),
+            fmt_int(_done_value(vb, "epochs_run")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    only = sorted({v["name"] for v in a["variants"]} ^ set(variants_b))
+    if only:
+        lines += ["", "Variants in only one run (not compared): " + ", ".join(md_cell(name) for name in only) + "."]
+    return "\n".join(lines) + "\n"

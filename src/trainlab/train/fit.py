@@ -1,0 +1,179 @@
+"""Train, restore and evaluate one variant with Lightning, then write its artifacts.
+
+This is the only training loop in trainlab: every model and dataset goes through ``fit_variant``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from trainlab.config import Recipe, Variant
+from trainlab.data import DataBundle, TensorSplit, make_loader
+from trainlab.io import atomic_write_text, write_json
+from trainlab.models import build_model
+from trainlab.report.plots import plot_variant
+from trainlab.report.summary import model_summary
+from trainlab.train.callbacks import TrainThroughput
+from trainlab.train.runtime import Runtime
+from trainlab.train.task import ClassificationTask
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
+
+
+class BundleDataModule(L.LightningDataModule):
+    """Serves a DataBundle from memory; on CUDA the tensors live on the GPU (one copy per process under DDP)."""
+
+    def __init__(self, bundle: DataBundle, recipe: Recipe) -> None:
+        super().__init__()
+        self.bundle = bundle
+        self.batch_size = recipe.training.batch_size
+        self.seed = recipe.seed
+        self.device_resident = recipe.data.device_resident
+        self.num_workers = recipe.training.num_workers
+
+    def loader(self, split: TensorSplit, shuffle: bool) -> torch.utils.data.DataLoader:
+        root = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        on_gpu = self.device_resident and root.type == "cuda"
+        return make_loader(
+            split,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            device=root if on_gpu else "cpu",
+            num_workers=0 if on_gpu else self.num_workers,
+        )
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        return self.loader(self.bundle.train, shuffle=True)
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        return self.loader(self.bundle.val, shuffle=False)
+
+    def test_dataloader(self) -> torch.utils.data.DataLoader:
+        return self.loader(self.bundle.test, shuffle=False)
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    metrics: dict[str, Any]
+    history: pd.DataFrame
+
+
+def build_variant_model(recipe: Recipe, bundle: DataBundle) -> torch.nn.Module:
+    channels, size, _ = bundle.image_shape
+    return build_model(
+        recipe.model.name,
+        in_channels=channels,
+        num_classes=len(bundle.classes),
+        image_size=size,
+        dropout=recipe.regularization.dropout,
+        width=recipe.model.width,
+        options=dict(recipe.model.options),
+    )
+
+
+def read_history(metrics_csv: Path) -> pd.DataFrame:
+    """Collapse Lightning's CSV log (train and val metrics on separate rows) into one row per epoch."""
+    frame = pd.read_csv(metrics_csv)
+    history = frame.groupby("epoch", as_index=False).first()
+    for column in HISTORY_COLUMNS:
+        if column not in history:
+            history[column] = float("nan")
+    return history[HISTORY_COLUMNS]
+
+
+def _callbacks(recipe: Recipe, out_dir: Path) -> tuple[list[L.Callback], ModelCheckpoint, TrainThroughput]:
+    checkpoint = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints", filename="best", monitor="val_loss", mode="min",
+        save_top_k=1, save_weights_only=True, enable_version_counter=False,
+    )
+    throughput = TrainThroughput()
+    callbacks: list[L.Callback] = [checkpoint, throughput]
+    stopping = recipe.regularization.early_stopping
+    if stopping is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=stopping.patience,
+                                       min_delta=stopping.min_delta))
+    if recipe.training.progress_bar:
+        callbacks.append(RichProgressBar(leave=False))
+    return callbacks, checkpoint, throughput
+
+
+def _restore_best(task: ClassificationTask, checkpoint: ModelCheckpoint) -> None:
+    """Early stopping's promise: evaluate the weights of the best validation epoch, not the last."""
+    state = torch.load(checkpoint.best_model_path, map_location=task.device, weights_only=True)
+    task.load_state_dict(state["state_dict"])
+
+
+def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDataModule,
+              split: TensorSplit) -> dict[str, float]:
+    (result,) = trainer.validate(task, dataloaders=datamodule.loader(split, shuffle=False), verbose=False)
+    return {"accuracy": float(result["val_accuracy"]), "loss": float(result["val_loss"])}
+
+
+def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Runtime) -> VariantResult | None:
+    """Train one variant and write config.yaml, summary.txt, history.csv, metrics.json and plots into ``out_dir``.
+
+    Returns None on non-zero ranks of a distributed run (only rank 0 writes).
+    """
+    recipe = variant.recipe
+    started = time.perf_counter()
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    model = build_variant_model(recipe, bundle)
+    summary_text = model_summary(model, (1, *bundle.image_shape))
+    if runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    mean, std = bundle.channel_stats()
+    task = ClassificationTask(
+        model, classes=bundle.classes, training=recipe.training, regularization=recipe.regularization,
+        mean=mean, std=std, channels_last=runtime.channels_last,
+    )
+    callbacks, checkpoint, throughput = _callbacks(recipe, out_dir)
+    logger = CSVLogger(save_dir=out_dir, name="logs", version=0)
+    trainer = L.Trainer(
+        max_epochs=recipe.training.epochs, accelerator=runtime.accelerator, devices=recipe.training.devices,
+        num_nodes=recipe.training.num_nodes, strategy=recipe.training.strategy, precision=runtime.precision,
+        deterministic=runtime.deterministic, logger=logger, callbacks=callbacks,
+        enable_progress_bar=recipe.training.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
+        log_every_n_steps=1, default_root_dir=out_dir,
+    )
+    datamodule = BundleDataModule(bundle, recipe)
+    trainer.fit(task, datamodule=datamodule)
+    # Read the per-epoch log now: the evaluations below log through the same trainer and would add rows.
+    history = read_history(Path(logger.log_dir) / "metrics.csv") if trainer.is_global_zero else None
+    stopped_early = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in trainer.callbacks)
+    if recipe.regularization.early_stopping is not None and checkpoint.best_model_path:
+        _restore_best(task, checkpoint)
+    train_metrics = _evaluate(trainer, task, datamodule, bundle.train)
+    val_metrics = _evaluate(trainer, task, datamodule, bundle.val)
+    (test_logged,) = trainer.test(task, datamodule=datamodule, verbose=False)
+    if history is None:
+        return None
+    metrics = {
+        "variant": variant.name,
+        "techniques": list(variant.techniques),
+        "params": sum(p.numel() for p in task.model.parameters()),
+        "epochs_run": len(history),
+        "best_epoch": int(history["val_loss"].idxmin()) if history["val_loss"].notna().any() else -1,
+        "stopped_early": bool(stopped_early),
+        "wall_time_s": time.perf_counter() - started,
+        "train_images_per_s": throughput.images_per_second,
+        "classes": list(bundle.classes),
+        "train": train_metrics,
+        "val": val_metrics,
+        "test": {"loss": float(test_logged["test_loss"]), **task.test_results},
+    }
+    atomic_write_text(out_dir / "config.yaml", recipe.to_yaml())
+    atomic_write_text(out_dir / "summary.txt", summary_text)
+    atomic_write_text(out_dir / "history.csv", history.to_csv(index=False))
+    write_json(out_dir / "metrics.json", metrics)
+    plot_variant(out_dir)
+    return VariantResult(metrics=metrics, history=history)

@@ -1,0 +1,121 @@
+"""Run every variant of a recipe's study and render the report.
+
+The data is built once and shared by all variants; a variant may change anything but the data. The run folder is
+created only after the recipe, the variants and the data have all been validated, so a user mistake leaves no folder.
+A variant whose ``metrics.json`` exists is skipped, which is how ``--resume`` continues an interrupted study.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.utilities import rank_zero_only
+
+from trainlab.config import Recipe, Variant
+from trainlab.data import DataBundle, build_dataset
+from trainlab.errors import TrainlabError
+from trainlab.io import atomic_write_text, read_json, write_json
+from trainlab.report import render
+from trainlab.train.fit import fit_variant
+from trainlab.train.runtime import Runtime, resolve_runtime, versions
+
+Notify = Callable[[str], None]
+
+
+def check_variants(recipe: Recipe) -> list[Variant]:
+    variants = recipe.variants()
+    for variant in variants:
+        if variant.recipe.data != recipe.data:
+            raise TrainlabError(
+                f"study variant {variant.name!r} changes data settings; all variants must share one dataset "
+                "(move data.* overrides out of study.techniques)"
+            )
+    return variants
+
+
+def new_run_dir(recipe: Recipe) -> Path:
+    """``runs/<study>/<timestamp>``; under torchrun or SLURM the job id names it, so every rank agrees."""
+    job_id = os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("SLURM_JOB_ID")
+    if job_id and job_id != "none":
+        return recipe.output.dir / recipe.name / f"job-{job_id}"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = recipe.output.dir / recipe.name / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = recipe.output.dir / recipe.name / f"{stamp}-{suffix}"
+    return run_dir
+
+
+def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtime: Runtime) -> dict[str, Any]:
+    return {
+        "name": recipe.name,
+        "description": recipe.description,
+        "mode": recipe.study.mode,
+        "base": variants[0].name,
+        "variants": [{"name": v.name, "folder": v.folder, "techniques": list(v.techniques)} for v in variants],
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "finished": None,
+        "wall_time_s": None,
+        "seed": recipe.seed,
+        "versions": versions(),
+        "device": runtime.device_name,
+        "precision": runtime.precision,
+        "runtime": runtime.to_dict(),
+        "data": bundle.summary(),
+    }
+
+
+def _check_resume(run_dir: Path, recipe: Recipe) -> dict[str, Any]:
+    study_file = run_dir / "study.json"
+    if not study_file.is_file():
+        raise TrainlabError(f"cannot resume {run_dir}: it is not a trainlab run folder (study.json is missing)")
+    record = read_json(study_file)
+    saved = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").is_file() else ""
+    if saved != recipe.to_yaml():
+        raise TrainlabError(f"cannot resume {run_dir}: its recipe.yaml differs from the recipe given now")
+    return record
+
+
+def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> Path:
+    """Run all variants of ``recipe`` and return the run folder holding report.html and report.md."""
+    variants = check_variants(recipe)
+    runtime = resolve_runtime(recipe.training)
+    record = _check_resume(resume, recipe) if resume is not None else None
+    notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
+    bundle = build_dataset(recipe.data, recipe.output.cache_dir)
+    run_dir = resume if resume is not None else new_run_dir(recipe)
+    is_rank_zero = rank_zero_only.rank == 0
+    if record is None:
+        record = study_record(recipe, variants, bundle, runtime)
+    if is_rank_zero and not (run_dir / "study.json").is_file():
+        atomic_write_text(run_dir / "recipe.yaml", recipe.to_yaml())
+        write_json(run_dir / "study.json", record)
+    notify(f"run folder: {run_dir}  ({len(variants)} variant(s) on {runtime.device_name}, {runtime.precision})")
+    started = time.perf_counter()
+    for index, variant in enumerate(variants, start=1):
+        variant_dir = run_dir / variant.folder
+        if (variant_dir / "metrics.json").is_file():
+            notify(f"[{index}/{len(variants)}] {variant.name}: already done, skipped")
+            continue
+        notify(f"[{index}/{len(variants)}] {variant.name}: training")
+        result = fit_variant(variant, bundle, variant_dir, runtime)
+        if result is None:  # a non-zero rank of a distributed run: rank 0 writes the study files
+            continue
+        test = result.metrics["test"]
+        notify(f"[{index}/{len(variants)}] {variant.name}: test accuracy {test['accuracy']:.2%}, "
+               f"{result.metrics['train_images_per_s']:.0f} train images/s")
+    if not is_rank_zero:
+        return run_dir
+    record["finished"] = datetime.now().isoformat(timespec="seconds")
+    record["wall_time_s"] = (record.get("wall_time_s") or 0.0) + time.perf_counter() - started
+    write_json(run_dir / "study.json", record)
+    html, _ = render(run_dir)
+    notify(f"report: {html}")
+    return run_dir
+

@@ -1,0 +1,131 @@
+"""One LightningModule for image classification, whatever the model.
+
+Batches arrive as uint8 images (resident on the device when training on CUDA); conversion, augmentation (training
+split only), normalization and channels-last happen batched on the device in ``on_after_batch_transfer``.
+Metrics are torchmetrics objects, so they are correct under DDP and never hand-computed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from trainlab.config import RegularizationConfig, TrainingConfig
+from trainlab.data import BatchAugment
+from trainlab.data.augment import prepare_batch
+from trainlab.train.optim import build_optimizer, build_scheduler
+
+
+def _test_metrics(num_classes: int) -> MetricCollection:
+    return MetricCollection(
+        {
+            "accuracy": MulticlassAccuracy(num_classes, average="micro"),
+            "precision_macro": MulticlassPrecision(num_classes, average="macro"),
+            "recall_macro": MulticlassRecall(num_classes, average="macro"),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+            "precision": MulticlassPrecision(num_classes, average=None),
+            "recall": MulticlassRecall(num_classes, average=None),
+            "f1": MulticlassF1Score(num_classes, average=None),
+            "confusion_matrix": MulticlassConfusionMatrix(num_classes),
+        }
+    )
+
+
+class ClassificationTask(L.LightningModule):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        classes: list[str],
+        training: TrainingConfig,
+        regularization: RegularizationConfig,
+        mean: list[float],
+        std: list[float],
+        channels_last: bool,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.classes = list(classes)
+        self.training_config = training
+        self.weight_decay = regularization.weight_decay
+        self.channels_last = channels_last
+        self.augment = BatchAugment(regularization.augmentation) if regularization.augmentation else None
+        self.criterion = nn.CrossEntropyLoss()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        num_classes = len(classes)
+        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.test_metrics = _test_metrics(num_classes)
+        self.test_results: dict[str, Any] = {}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)
+
+    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> Any:
+        images, labels = batch
+        augment = self.augment if self.trainer.training else None
+        return prepare_batch(images, self.mean, self.std, augment, self.channels_last), labels
+
+    def _loss_and_logits(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = batch
+        logits = self(images)
+        return self.criterion(logits.float(), labels), logits
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, logits = self._loss_and_logits(batch)
+        self.train_accuracy(logits, batch[1])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log("train_accuracy", self.train_accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        """The learning rate this epoch trains with (logged before the scheduler steps at its end)."""
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, logits = self._loss_and_logits(batch)
+        self.val_accuracy(logits, batch[1])
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log("val_accuracy", self.val_accuracy, on_step=False, on_epoch=True, prog_bar=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, logits = self._loss_and_logits(batch)
+        self.test_metrics.update(logits, batch[1])
+        self.log("test_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+
+    def on_test_epoch_end(self) -> None:
+        computed = self.test_metrics.compute()
+        self.test_metrics.reset()
+        summary_keys = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+        results: dict[str, Any] = {key: computed[key].item() for key in summary_keys}
+        matrix = computed["confusion_matrix"].long().tolist()
+        results["per_class"] = {
+            name: {
+                "precision": computed["precision"][index].item(),
+                "recall": computed["recall"][index].item(),
+                "f1": computed["f1"][index].item(),
+                "support": int(sum(matrix[index])),
+            }
+            for index, name in enumerate(self.classes)
+        }
+        results["confusion_matrix"] = matrix
+        self.test_results = results
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.model, self.training_config, self.weight_decay)
+        scheduler = build_scheduler(optimizer, self.training_config)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,46 @@
+"""Shared fixtures. Real datasets come from ``TRAINLAB_SHARED_DATA`` or ``../shared/data`` beside the repository.
+
+When CI is set and the data is missing, tests that need it fail instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path | None:
+    candidates = [os.environ.get("TRAINLAB_SHARED_DATA"), REPO_ROOT.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real datasets; fails under CI when missing, skips elsewhere."""
+    found = _shared_data_dir()
+    if found is None:
+        message = "shared data not found: set TRAINLAB_SHARED_DATA or place it at ../shared/data"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def cnn_dataset_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dogs/food/vehicles course set unpacked once per session into a temporary folder."""
+    archive = shared_data / "cnn_dataset" / "cnn_dataset.tar.gz"
+    if not archive.is_file():
+        pytest.fail(f"{archive} is missing from the shared data")
+    target = tmp_path_factory.mktemp("cnn_dataset")
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target / "cnn_dataset"

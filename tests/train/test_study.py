@@ -1,0 +1,104 @@
+"""End to end: recipe → data → model → Lightning → artifacts → report, on real (tiny) data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trainlab.config import load_recipe
+from trainlab.errors import TrainlabError
+from trainlab.train.study import run_study
+
+FAST = ["training.epochs=3", "training.progress_bar=false", "training.batch_size=128"]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _run(tmp_path: Path, recipe: str, *overrides: str, resume: Path | None = None) -> Path:
+    loaded = load_recipe(recipe, [*FAST, f"output.dir={tmp_path / 'runs'}",
+                                  f"output.cache_dir={tmp_path / 'cache'}", *overrides])
+    return run_study(loaded, resume=resume, notify=_quiet)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _run(tmp_path_factory.mktemp("demo"), "digits-demo")
+
+
+def test_demo_study_writes_every_artifact(demo_run: Path) -> None:
+    study = json.loads((demo_run / "study.json").read_text())
+    assert [v["name"] for v in study["variants"]] == [
+        "base", "+l2", "+l2+dropout", "+l2+dropout+early_stopping", "+l2+dropout+early_stopping+augmentation",
+    ]
+    assert sum(study["data"]["counts"]["train"].values()) + sum(study["data"]["counts"]["val"].values()) + sum(
+        study["data"]["counts"]["test"].values()) == 1797
+    for variant in study["variants"]:
+        folder = demo_run / variant["folder"]
+        for name in ("config.yaml", "metrics.json", "history.csv", "summary.txt", "plots/accuracy.png",
+                     "plots/loss.png", "plots/confusion.png", "checkpoints/best.ckpt"):
+            assert (folder / name).is_file(), f"{variant['name']}: {name} missing"
+        history = pd.read_csv(folder / "history.csv")
+        assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
+        assert 1 <= len(history) <= 3 and history.notna().all().all()
+    html = (demo_run / "report.html").read_text()
+    assert "data:image/png;base64," in html and "+l2+dropout" in html
+    assert (demo_run / "report.md").read_text().count("|") > 20
+
+
+def test_demo_study_learns_far_beyond_chance(demo_run: Path) -> None:
+    for metrics_file in demo_run.glob("*/metrics.json"):
+        metrics = json.loads(metrics_file.read_text())
+        test = metrics["test"]
+        assert test["accuracy"] > 0.5, metrics_file  # chance is 0.10 for ten digits
+        assert 0.0 <= test["f1_macro"] <= 1.0 and len(test["per_class"]) == 10
+        matrix = test["confusion_matrix"]
+        assert len(matrix) == 10 and sum(map(sum, matrix)) == sum(c["support"] for c in test["per_class"].values())
+        assert metrics["train_images_per_s"] > 0 and metrics["params"] > 0
+
+
+def test_the_base_variant_has_no_regularization_and_the_last_has_all(demo_run: Path) -> None:
+    base = load_recipe(demo_run / "base" / "config.yaml").regularization
+    last = load_recipe(demo_run / "plus-l2-dropout-early_stopping-augmentation" / "config.yaml").regularization
+    assert base.weight_decay == 0.0 and base.dropout == 0.0 and base.augmentation is None
+    assert last.weight_decay > 0 and last.dropout > 0 and last.early_stopping and last.augmentation
+
+
+def test_same_seed_gives_identical_metrics_on_cpu(tmp_path: Path) -> None:
+    runs = [_run(tmp_path / str(i), "digits-demo", "study.mode=single", "training.epochs=2") for i in range(2)]
+    first, second = (json.loads((run / "base" / "metrics.json").read_text()) for run in runs)
+    for split in ("train", "val", "test"):
+        assert first[split] == second[split]
+    assert (runs[0] / "base" / "history.csv").read_text() == (runs[1] / "base" / "history.csv").read_text()
+
+
+def test_resume_skips_finished_variants(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=1")
+    metrics_file = run_dir / "base" / "metrics.json"
+    stamp = metrics_file.stat().st_mtime_ns
+    resumed = _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=1", resume=run_dir)
+    assert resumed == run_dir and metrics_file.stat().st_mtime_ns == stamp
+    with pytest.raises(TrainlabError, match="differs"):
+        _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=2", resume=run_dir)
+
+
+def test_a_variant_that_changes_data_is_refused_before_any_folder(tmp_path: Path) -> None:
+    with pytest.raises(TrainlabError, match="changes data settings"):
+        _run(tmp_path, "digits-demo", "study.techniques.bigger={data.image_size: 48}")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_real_course_images_train_beyond_chance(cnn_dataset_dir: Path, tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "vgg13-ablation", f"data.path={cnn_dataset_dir}", "data.max_per_class=150",
+                   "data.image_size=32", "model.width=0.125", "model.options.batch_norm=true",
+                   "model.options.hidden=[512, 512]", "training.lr=0.003", "training.epochs=4", "study.mode=single")
+    metrics = json.loads((run_dir / "base" / "metrics.json").read_text())
+    assert metrics["classes"] == ["dogs", "food", "vehicles"]
+    test_counts = json.loads((run_dir / "study.json").read_text())["data"]["counts"]["test"]
+    assert test_counts == {name: c["support"] for name, c in metrics["test"]["per_class"].items()}
+    assert sum(test_counts.values()) in (67, 68)  # 15% of 450, stratified
+    assert metrics["test"]["accuracy"] > 0.45  # chance is 1/3
