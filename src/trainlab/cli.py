@@ -64,8 +64,7 @@ def run(
     if out is not None:
         extra.append(f"output.dir={out}")
     loaded = load_recipe(recipe, extra)
-    run_dir = run_study(loaded, resume=resume, notify=lambda line: console.print(line, highlight=False))
-    console.print(f"[bold green]done[/]: {run_dir / 'report.html'}")
+    run_study(loaded, resume=resume, notify=lambda line: console.print(line, highlight=False))
 
 
 @app.command()

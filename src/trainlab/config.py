@@ -51,7 +51,8 @@ class DataConfig(Strict):
     split: SplitConfig = SplitConfig()
     split_seed: int = 0
     max_per_class: PositiveInt | None = None
-    device_resident: bool = True
+    in_memory: Literal["auto", True, False] = "auto"  # auto: decode into RAM when it fits in a quarter of it
+    device_resident: bool = True  # on CUDA, in-memory data lives on the GPU
 
 
 class ModelConfig(Strict):

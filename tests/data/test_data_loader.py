@@ -97,3 +97,15 @@ def test_gpu_resident_batches() -> None:
     loader = make_loader(numbered_split(), batch_size=8, shuffle=True, seed=0, device="cuda")
     images, labels = next(iter(loader))
     assert images.is_cuda and labels.is_cuda
+
+
+def test_eval_shards_cover_every_sample_exactly_once_without_padding() -> None:
+    split = TensorSplit(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.arange(10))
+    seen = []
+    for rank in range(3):
+        loader = make_loader(split, batch_size=4, shuffle=False, seed=0, shard=(rank, 3))
+        assert isinstance(loader.sampler, DistributedSampler)  # so Lightning does not swap in a padding sampler
+        seen += [int(label) for _, labels in loader for label in labels]
+    assert sorted(seen) == list(range(10))  # 4 + 3 + 3, nothing repeated
+    with pytest.raises(ValueError, match="cannot shuffle"):
+        make_loader(split, batch_size=4, shuffle=True, seed=0, shard=(0, 2))

@@ -10,7 +10,7 @@ from pathlib import Path
 from trainlab.config import DataConfig
 from trainlab.data import digits, image_folder  # noqa: F401  (registers the datasets)
 from trainlab.data.augment import BatchAugment, prepare_batch
-from trainlab.data.bundle import DataBundle, SkippedFile, TensorSplit
+from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit
 from trainlab.data.loader import make_loader
 from trainlab.data.registry import DATASETS
 from trainlab.errors import TrainlabError
@@ -19,7 +19,9 @@ __all__ = [
     "DATASETS",
     "BatchAugment",
     "DataBundle",
+    "FileSplit",
     "SkippedFile",
+    "Split",
     "TensorSplit",
     "build_dataset",
     "dataset_names",

@@ -1,14 +1,29 @@
-"""What every dataset builder returns: uint8 image tensors per split, class names, and what was skipped."""
+"""What every dataset builder returns: the splits (decoded in memory, or files read batch by batch), class names,
+and what was skipped."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainlab.data.decode import read_image
+
 # Bytes of float64 work per chunk in channel_stats: 16M values = 128 MiB, whatever the dataset size.
 _STATS_CHUNK_VALUES = 1 << 24
+# channel_stats of a FileSplit decodes at most this many train images, evenly spaced.
+STATS_SAMPLE_LIMIT = 2000
+_STATS_THREADS = 8
+
+
+def _check_labels(labels: torch.Tensor) -> None:
+    if labels.dtype != torch.int64 or labels.ndim != 1:
+        raise ValueError(f"labels must be int64 [N], got {labels.dtype} {tuple(labels.shape)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,18 +36,98 @@ class TensorSplit:
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError(f"images must be uint8 [N, C, H, W], got {self.images.dtype} {tuple(self.images.shape)}")
-        if self.labels.dtype != torch.int64 or self.labels.ndim != 1:
-            raise ValueError(f"labels must be int64 [N], got {self.labels.dtype} {tuple(self.labels.shape)}")
+        _check_labels(self.labels)
         if self.images.shape[0] != self.labels.shape[0]:
             raise ValueError(f"{self.images.shape[0]} images but {self.labels.shape[0]} labels")
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        channels, height, width = self.images.shape[1:]
+        return int(channels), int(height), int(width)
+
     @classmethod
     def empty(cls, channels: int, height: int, width: int) -> TensorSplit:
         """A zero-length split (e.g. validation when ``split.val`` is 0)."""
         return cls(torch.empty((0, channels, height, width), dtype=torch.uint8), torch.empty(0, dtype=torch.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class FileSplit:
+    """One split left on disk: ``paths[i]`` has label ``labels[i]`` (int64 [N]) and is decoded when a batch needs it,
+    to uint8 [channels, image_size, image_size] by the same decode as the in-memory path."""
+
+    paths: tuple[Path, ...]
+    labels: torch.Tensor
+    channels: int
+    image_size: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paths, tuple):
+            raise ValueError(f"paths must be a tuple, got {type(self.paths).__name__}")
+        _check_labels(self.labels)
+        if len(self.paths) != self.labels.shape[0]:
+            raise ValueError(f"{len(self.paths)} paths but {self.labels.shape[0]} labels")
+        if self.channels not in (1, 3) or self.image_size <= 0:
+            raise ValueError(f"channels must be 1 or 3 and image_size positive, got {self.channels}, {self.image_size}")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.channels, self.image_size, self.image_size
+
+    def read(self, index: int) -> torch.Tensor:
+        """Image ``index`` as uint8 [C, S, S]; a file that cannot be decoded raises a TrainlabError naming it."""
+        return read_image(self.paths[index], self.channels, self.image_size)
+
+
+Split = TensorSplit | FileSplit
+
+
+def stats_sample(count: int, limit: int = STATS_SAMPLE_LIMIT) -> list[int]:
+    """``min(count, limit)`` evenly spaced indices of ``range(count)``: all of them when ``count <= limit``."""
+    size = min(count, limit)
+    return [i * count // size for i in range(size)]
+
+
+def _moments(blocks: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
+    """Per-channel mean and population std in [0, 1] units of uint8 [n, C, H, W] blocks, summed in float64."""
+    total = total_sq = None
+    count = 0
+    for block in blocks:
+        values = block.to(torch.float64)
+        sums, squares = values.sum(dim=(0, 2, 3)), values.square().sum(dim=(0, 2, 3))
+        total = sums if total is None else total + sums
+        total_sq = squares if total_sq is None else total_sq + squares
+        count += block.shape[0] * block.shape[2] * block.shape[3]
+    if total is None or total_sq is None or count == 0:
+        raise ValueError("channel_stats needs a non-empty train split")
+    mean = total / count / 255.0
+    var = (total_sq / count / (255.0 * 255.0) - mean.square()).clamp_min(0.0)
+    return [float(v) for v in mean.cpu()], [float(v) for v in var.sqrt().cpu()]
+
+
+def _chunk_size(shape: tuple[int, int, int]) -> int:
+    channels, height, width = shape
+    return max(1, _STATS_CHUNK_VALUES // (channels * height * width))
+
+
+def _tensor_blocks(split: TensorSplit) -> Iterator[torch.Tensor]:
+    chunk = _chunk_size(split.image_shape)
+    for start in range(0, len(split), chunk):
+        yield split.images[start : start + chunk]
+
+
+def _file_blocks(split: FileSplit, indices: list[int]) -> Iterator[torch.Tensor]:
+    """The sampled images decoded a chunk at a time with a thread pool (Pillow releases the GIL while decoding)."""
+    chunk = _chunk_size(split.image_shape)
+    with ThreadPoolExecutor(max_workers=_STATS_THREADS) as pool:
+        for start in range(0, len(indices), chunk):
+            yield torch.stack(list(pool.map(split.read, indices[start : start + chunk])))
 
 
 @dataclass(frozen=True)
@@ -45,17 +140,22 @@ class SkippedFile:
 
 @dataclass(frozen=True, eq=False)
 class DataBundle:
-    """The data of one study: built once, shared by every variant."""
+    """The data of one study: built once, shared by every variant. All splits are TensorSplits or all FileSplits."""
 
-    train: TensorSplit
-    val: TensorSplit
-    test: TensorSplit
+    train: Split
+    val: Split
+    test: Split
     classes: list[str]
     skipped: list[SkippedFile] = field(default_factory=list)
     source: str = ""
 
-    def splits(self) -> dict[str, TensorSplit]:
+    def splits(self) -> dict[str, Split]:
         return {"train": self.train, "val": self.val, "test": self.test}
+
+    @property
+    def in_memory(self) -> bool:
+        """True when the images are decoded tensors, False when they are read from files batch by batch."""
+        return isinstance(self.train, TensorSplit)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """split → class → number of images."""
@@ -68,29 +168,29 @@ class DataBundle:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of every image."""
-        channels, height, width = self.train.images.shape[1:]
-        return int(channels), int(height), int(width)
+        return self.train.image_shape
+
+    @property
+    def stats_sample(self) -> int:
+        """How many train images ``channel_stats`` is computed from."""
+        return len(self.train) if isinstance(self.train, TensorSplit) else len(stats_sample(len(self.train)))
 
     def channel_stats(self) -> tuple[list[float], list[float]]:
-        """Per-channel mean and (population) std of the TRAIN split, in [0, 1] units.
+        """Per-channel mean and (population) std of the TRAIN split, in [0, 1] units; computed once, then remembered.
 
-        Summed in float64 chunks so that a large split never needs a float copy of itself.
+        In memory: every train image, summed in float64 chunks so that a large split never needs a float copy of
+        itself. From files: a deterministic sample of at most ``STATS_SAMPLE_LIMIT`` (2,000) train images at evenly
+        spaced indices (all of them for a smaller split), decoded chunk by chunk; ``stats_sample`` says how many.
         """
-        images = self.train.images
+        return self._channel_stats
+
+    @cached_property
+    def _channel_stats(self) -> tuple[list[float], list[float]]:
         if len(self.train) == 0:
             raise ValueError("channel_stats needs a non-empty train split")
-        channels, height, width = self.image_shape
-        chunk = max(1, _STATS_CHUNK_VALUES // (channels * height * width))
-        total = torch.zeros(channels, dtype=torch.float64, device=images.device)
-        total_sq = torch.zeros_like(total)
-        for start in range(0, images.shape[0], chunk):
-            block = images[start : start + chunk].to(torch.float64)
-            total += block.sum(dim=(0, 2, 3))
-            total_sq += block.square().sum(dim=(0, 2, 3))
-        count = images.shape[0] * height * width
-        mean = total / count / 255.0
-        var = (total_sq / count / (255.0 * 255.0) - mean.square()).clamp_min(0.0)
-        return [float(v) for v in mean.cpu()], [float(v) for v in var.sqrt().cpu()]
+        if isinstance(self.train, TensorSplit):
+            return _moments(_tensor_blocks(self.train))
+        return _moments(_file_blocks(self.train, stats_sample(len(self.train))))
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description (goes into the run record and the report)."""
@@ -100,7 +200,9 @@ class DataBundle:
             "classes": list(self.classes),
             "counts": self.counts(),
             "image_shape": list(self.image_shape),
+            "in_memory": self.in_memory,
             "skipped": [{"path": item.path, "reason": item.reason} for item in self.skipped],
             "mean": mean,
             "std": std,
+            "stats_sample": self.stats_sample if len(self.train) else 0,
         }

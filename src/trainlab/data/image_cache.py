@@ -2,6 +2,7 @@
 
 The key is a sha256 of every file's relative path, size and mtime plus the channel count and image size, so any change
 to the folder or the settings decodes again, and a second run with the same data reads one file instead of thousands.
+``check_files`` is the file path's counterpart: no decoding and no cache, only a header check of every file.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from trainlab.data.bundle import SkippedFile
+from trainlab.data.decode import decode_image, header_problem
 from trainlab.io import atomic_write_bytes
 
 LOG = logging.getLogger(__name__)
@@ -34,23 +35,6 @@ class DecodedImages:
     images: torch.Tensor
     paths: list[str]
     skipped: list[SkippedFile]
-
-
-def decode_image(path: Path, channels: int, size: int) -> np.ndarray:
-    """Read one image as uint8 [channels, size, size] (bilinear, antialiased resize when the size differs)."""
-    mode = "L" if channels == 1 else "RGB"
-    with Image.open(path) as opened:
-        if opened.format == "JPEG":
-            opened.draft(mode, (size, size))  # let libjpeg downscale large photos by 1/2..1/8 while decoding
-        image = opened
-        if image.mode in ("P", "PA") or (image.mode != mode and "transparency" in image.info):
-            image = image.convert("RGBA")
-        if image.mode != mode:
-            image = image.convert(mode)
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
 def cache_key(root: Path, rel_paths: Sequence[str], channels: int, size: int) -> str:
@@ -72,6 +56,22 @@ def _decode_one(root: Path, rel: str, channels: int, size: int) -> np.ndarray | 
         return f"unreadable image: {type(error).__name__}: {error}"
 
 
+def _pool_size() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def check_files(root: Path, rel_paths: Sequence[str]) -> tuple[list[str], list[SkippedFile]]:
+    """The file path's up-front scan: (paths that pass the header check, in order; the skipped ones with why).
+
+    Only headers are read (see ``decode.header_problem``), in a thread pool, so this costs a fraction of a decode.
+    """
+    with ThreadPoolExecutor(max_workers=_pool_size()) as pool:
+        reasons = list(pool.map(lambda rel: header_problem(root / rel), rel_paths, chunksize=64))
+    good = [rel for rel, reason in zip(rel_paths, reasons, strict=True) if reason is None]
+    skipped = [SkippedFile(path=rel, reason=reason) for rel, reason in zip(rel_paths, reasons, strict=True) if reason]
+    return good, skipped
+
+
 def decode_files(root: Path, rel_paths: Sequence[str], channels: int, size: int) -> DecodedImages:
     """Decode every file with a thread pool (Pillow releases the GIL while decoding)."""
     out = torch.empty((len(rel_paths), channels, size, size), dtype=torch.uint8)
@@ -87,8 +87,7 @@ def decode_files(root: Path, rel_paths: Sequence[str], channels: int, size: int)
         ok[index] = True
         return None
 
-    workers = max(1, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=_pool_size()) as pool:
         for index, reason in enumerate(pool.map(work, range(len(rel_paths)), chunksize=64)):
             if reason is not None:
                 skipped.append(SkippedFile(path=rel_paths[index], reason=reason))

@@ -7,11 +7,19 @@ Two layouts are understood:
   given split is kept as is; a missing val (or test) split is carved from train, stratified, taking
   ``val / (train + val)`` (or ``test / (train + test)``) of it.
 
-Images may sit in sub-folders of a class folder. Files that cannot be decoded are skipped and reported, not fatal.
+Images may sit in sub-folders of a class folder. Files that cannot be read are skipped and reported, not fatal.
+
+``data.in_memory`` picks how the images are served; scanning, the skipped-file report and the splits are shared:
+
+* ``true`` — every image is decoded once into a uint8 tensor cache (``image_cache``) and batches are cut from memory;
+* ``false`` — nothing is decoded up front: every file's header is checked (unreadable files are skipped as above) and
+  the splits are FileSplits that DataLoader workers decode batch by batch;
+* ``"auto"`` — in memory when the decoded uint8 size (N·C·S·S bytes) is below a quarter of the physical RAM.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -19,13 +27,14 @@ import numpy as np
 import torch
 
 from trainlab.config import DataConfig
-from trainlab.data.bundle import DataBundle, TensorSplit
-from trainlab.data.image_cache import IMAGE_EXTENSIONS, DecodedImages, load_or_decode
+from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit
+from trainlab.data.image_cache import IMAGE_EXTENSIONS, check_files, load_or_decode
 from trainlab.data.registry import DATASETS
 from trainlab.data.sources import resolve_source
 from trainlab.data.splits import check_coverage, split_sizes, stratified_split, take_stratified
 from trainlab.errors import TrainlabError
 
+LOG = logging.getLogger(__name__)
 NEEDS_PATH = "the image_folder dataset needs a path: pass --data PATH"
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 EXTENSIONS_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
@@ -104,12 +113,43 @@ def _check_same_classes(groups: dict[str, ClassFiles], folders: dict[str, Path])
             )
 
 
+def estimated_bytes(count: int, channels: int, size: int) -> int:
+    """The size of ``count`` images decoded to uint8 [channels, size, size]: what the in-memory path would hold."""
+    return count * channels * size * size
+
+
+def physical_memory_bytes() -> int | None:
+    """Physical RAM of this machine, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def decide_in_memory(cfg: DataConfig, count: int) -> bool:
+    """``data.in_memory`` resolved: "auto" is in memory when the decoded images fit in a quarter of the RAM."""
+    if cfg.in_memory != "auto":
+        return bool(cfg.in_memory)
+    needed = estimated_bytes(count, cfg.channels, cfg.image_size)
+    ram = physical_memory_bytes()
+    in_memory = ram is None or needed < ram // 4
+    LOG.info(
+        "data.in_memory=auto: %d images need %.1f GiB decoded, RAM is %s; %s",
+        count, needed / 2**30, f"{ram / 2**30:.1f} GiB" if ram else "unknown",
+        "decoding them into memory" if in_memory else "reading files in DataLoader workers instead",
+    )
+    return in_memory
+
+
 def _label_rows(
-    groups: dict[str, ClassFiles], classes: list[str], decoded: DecodedImages, folders: dict[str, Path], root: Path
+    groups: dict[str, ClassFiles], classes: list[str], usable: list[str], folders: dict[str, Path], root: Path
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Labels of every decoded row, and the decoded rows of each group; a class with no readable image is fatal."""
-    row_of = {path: row for row, path in enumerate(decoded.paths)}
-    labels = np.full(len(decoded.paths), -1, dtype=np.int64)
+    """Labels of every readable file (by its row in ``usable``), and the rows of each group.
+
+    A class with no readable image is fatal.
+    """
+    row_of = {path: row for row, path in enumerate(usable)}
+    labels = np.full(len(usable), -1, dtype=np.int64)
     rows: dict[str, np.ndarray] = {}
     for group, by_class in groups.items():
         group_rows: list[int] = []
@@ -118,7 +158,7 @@ def _label_rows(
             if not readable:
                 raise TrainlabError(
                     f"empty class: folder {folders.get(group, root) / name} has no readable images "
-                    f"(all {len(by_class[name])} file(s) failed to decode)"
+                    f"(all {len(by_class[name])} file(s) are unreadable)"
                 )
             labels[readable] = label
             group_rows.extend(readable)
@@ -148,34 +188,49 @@ def _split_rows(
     return result
 
 
-@DATASETS.register("image_folder")
-def build_image_folder(cfg: DataConfig, cache_dir: Path) -> DataBundle:
-    """Scan, decode (or read the cache), and split the image folder at ``cfg.path``."""
-    if cfg.path is None:
-        raise TrainlabError(NEEDS_PATH)
-    root = resolve_source(Path(cfg.path), Path(cache_dir))
+def _scan(cfg: DataConfig, root: Path) -> tuple[dict[str, ClassFiles], dict[str, Path], list[str]]:
+    """The class files of every group ("all", or the split folders), the split folders, and the sorted classes."""
     folders = find_split_folders(root)
     if folders is None:
         groups = {"all": scan_classes(root, root, cfg.max_per_class)}
     else:
         groups = {split: scan_classes(folder, root, cfg.max_per_class) for split, folder in folders.items()}
         _check_same_classes(groups, folders)
-    classes = sorted(next(iter(groups.values())))
+    return groups, folders or {}, sorted(next(iter(groups.values())))
+
+
+@DATASETS.register("image_folder")
+def build_image_folder(cfg: DataConfig, cache_dir: Path) -> DataBundle:
+    """Scan, split and serve the image folder at ``cfg.path``: decoded in memory or as files (``data.in_memory``)."""
+    if cfg.path is None:
+        raise TrainlabError(NEEDS_PATH)
+    root = resolve_source(Path(cfg.path), Path(cache_dir))
+    groups, folders, classes = _scan(cfg, root)
     rel_paths = [path for by_class in groups.values() for name in classes for path in by_class[name]]
-    decoded = load_or_decode(root, rel_paths, cfg.channels, cfg.image_size, Path(cache_dir))
-    labels, rows = _label_rows(groups, classes, decoded, folders or {}, root)
+    images: torch.Tensor | None = None
+    skipped: list[SkippedFile]
+    if decide_in_memory(cfg, len(rel_paths)):
+        decoded = load_or_decode(root, rel_paths, cfg.channels, cfg.image_size, Path(cache_dir))
+        images, readable, skipped = decoded.images, decoded.paths, decoded.skipped
+    else:
+        readable, skipped = check_files(root, rel_paths)
+    labels, rows = _label_rows(groups, classes, readable, folders, root)
     split_rows = _split_rows(rows, labels, cfg, classes)
     all_labels = torch.from_numpy(labels)
 
-    def tensor_split(name: str) -> TensorSplit:
+    def make_split(name: str) -> Split:
         index = torch.from_numpy(split_rows[name])
-        return TensorSplit(decoded.images.index_select(0, index), all_labels.index_select(0, index))
+        split_labels = all_labels.index_select(0, index)
+        if images is not None:
+            return TensorSplit(images.index_select(0, index), split_labels)
+        paths = tuple(root / readable[row] for row in split_rows[name].tolist())
+        return FileSplit(paths, split_labels, cfg.channels, cfg.image_size)
 
     return DataBundle(
-        train=tensor_split("train"),
-        val=tensor_split("val"),
-        test=tensor_split("test"),
+        train=make_split("train"),
+        val=make_split("val"),
+        test=make_split("test"),
         classes=classes,
-        skipped=sorted(decoded.skipped, key=lambda item: item.path),
+        skipped=sorted(skipped, key=lambda item: item.path),
         source=f"image_folder:{cfg.path}",
     )

@@ -1,19 +1,24 @@
-"""The fast in-memory path from a TensorSplit to batches.
+"""From a split to batches: a fast in-memory path for TensorSplits and a worker path for FileSplits.
 
 A plain ``Dataset`` costs one Python call and one tiny tensor per sample, then a ``collate`` to stack them; for small
 images that dominates an epoch. ``BatchedTensorDataset.__getitems__`` receives the whole batch of indices from the
 DataLoader and answers with one fancy-index. The loader stays a standard ``torch.utils.data.DataLoader`` with a
 standard sampler, so Lightning can still swap in a ``DistributedSampler`` under DDP.
+
+A FileSplit (data too large for memory) goes through ``ImageFileDataset``: one file decoded per item, by the same
+decode as the in-memory cache, in ``num_workers`` worker processes, stacked by the default collate into the same
+uint8 batches. Nothing is moved to the GPU up front; Lightning moves each batch (from pinned memory on CUDA).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
-from trainlab.data.bundle import TensorSplit
+from trainlab.data.bundle import FileSplit, Split, TensorSplit
 from trainlab.errors import TrainlabError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -37,6 +42,19 @@ class BatchedTensorDataset(Dataset[Batch]):
         return self.images.index_select(0, index), self.labels.index_select(0, index)
 
 
+class ImageFileDataset(Dataset[Batch]):
+    """The images of a FileSplit, decoded one per item (uint8 [C, S, S]) with their int64 labels."""
+
+    def __init__(self, split: FileSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.split.read(index), self.split.labels[index]
+
+
 def batched_collate(batch: Any) -> Any:
     """``__getitems__`` already returns the stacked batch; anything else (single items) gets the default collate."""
     if isinstance(batch, tuple):
@@ -44,8 +62,29 @@ def batched_collate(batch: Any) -> Any:
     return default_collate(batch)
 
 
+class EvalShardSampler(DistributedSampler):
+    """Rank ``r`` of ``w`` evaluates samples ``r, r + w, r + 2w, ...``: each sample exactly once, no padding.
+
+    Lightning's default DistributedSampler pads the shards with repeated samples so every rank gets as many batches,
+    which counts some images twice in validation and test metrics. torchmetrics syncs states, not samples, so uneven
+    shards are exact. Being a DistributedSampler, Lightning leaves it in place.
+    """
+
+    def __init__(self, length: int, rank: int, world_size: int) -> None:
+        self.length, self.rank, self.num_replicas = length, rank, world_size
+        self.shuffle, self.drop_last, self.epoch, self.seed = False, False, 0, 0
+        self.num_samples = len(range(rank, length, world_size))
+        self.total_size = length
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.length, self.num_replicas))
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 def make_loader(
-    split: TensorSplit,
+    split: Split,
     *,
     batch_size: int,
     shuffle: bool,
@@ -53,24 +92,44 @@ def make_loader(
     device: torch.device | str = "cpu",
     num_workers: int = 0,
     drop_last: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> DataLoader:
-    """A DataLoader over ``split`` with its tensors moved once to ``device``.
+    """A DataLoader over ``split``; shuffling draws from a ``torch.Generator`` seeded with ``seed`` (same seed, same
+    order of epochs).
 
-    Shuffling draws from a ``torch.Generator`` seeded with ``seed``: the same seed gives the same order of epochs.
-    With the data on a GPU the batches are cut there, so worker processes (``num_workers > 0``) are refused.
+    TensorSplit: the tensors are moved once to ``device`` and batches are cut there, so on a GPU worker processes
+    (``num_workers > 0``) are refused. FileSplit: ``device`` is only where batches will go (CUDA pins memory); the
+    files are decoded in ``num_workers`` processes (0: in this one) and the data stays on the CPU.
+    ``shard=(rank, world_size)``: an unshuffled evaluation loader for one rank of a distributed run.
     """
     device = torch.device(device)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    if shard is not None and shuffle:
+        raise ValueError("a sharded loader is for evaluation and cannot shuffle")
+    sampler = EvalShardSampler(len(split), *shard) if shard is not None else None
+    if isinstance(split, FileSplit):
+        return DataLoader(
+            ImageFileDataset(split),
+            batch_size=batch_size,
+            shuffle=shuffle and len(split) > 0,
+            sampler=sampler,
+            generator=generator,
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=num_workers > 0,
+            drop_last=drop_last,
+        )
     if device.type != "cpu" and num_workers > 0:
         raise TrainlabError(
             f"training.num_workers must be 0 when the data lives on {device} (data.device_resident); got {num_workers}"
         )
     on_device = TensorSplit(split.images.to(device), split.labels.to(device))
-    generator = torch.Generator()
-    generator.manual_seed(seed)
     return DataLoader(
         BatchedTensorDataset(on_device),
         batch_size=batch_size,
         shuffle=shuffle and len(on_device) > 0,
+        sampler=sampler,
         generator=generator,
         collate_fn=batched_collate,
         num_workers=num_workers,

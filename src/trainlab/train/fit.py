@@ -5,7 +5,9 @@ This is the only training loop in trainlab: every model and dataset goes through
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from lightning.pytorch.loggers import CSVLogger
 
 from trainlab.config import Recipe, Variant
-from trainlab.data import DataBundle, TensorSplit, make_loader
+from trainlab.data import DataBundle, Split, TensorSplit, make_loader
 from trainlab.io import atomic_write_text, write_json
 from trainlab.models import build_model
 from trainlab.report.plots import plot_variant
@@ -26,11 +28,13 @@ from trainlab.train.callbacks import TrainThroughput
 from trainlab.train.runtime import Runtime
 from trainlab.train.task import ClassificationTask
 
+LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
 
 
 class BundleDataModule(L.LightningDataModule):
-    """Serves a DataBundle from memory; on CUDA the tensors live on the GPU (one copy per process under DDP)."""
+    """Serves a DataBundle: in memory, on CUDA the tensors live on the GPU (one copy per process under DDP);
+    from files (FileSplits), ``training.num_workers`` processes decode batches that Lightning moves to the device."""
 
     def __init__(self, bundle: DataBundle, recipe: Recipe) -> None:
         super().__init__()
@@ -40,16 +44,24 @@ class BundleDataModule(L.LightningDataModule):
         self.device_resident = recipe.data.device_resident
         self.num_workers = recipe.training.num_workers
 
-    def loader(self, split: TensorSplit, shuffle: bool) -> torch.utils.data.DataLoader:
-        root = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        on_gpu = self.device_resident and root.type == "cuda"
+    def loader(self, split: Split, shuffle: bool) -> torch.utils.data.DataLoader:
+        """In-memory data goes to the GPU when resident there; file data stays on the CPU (``root`` decides pinning).
+
+        Evaluation loaders of a distributed run are sharded without padding, so each sample counts exactly once.
+        """
+        trainer = self.trainer
+        root = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        resident = isinstance(split, TensorSplit) and self.device_resident and root.type == "cuda"
+        keep_on_cpu = isinstance(split, TensorSplit) and not resident
+        distributed = trainer is not None and trainer.world_size > 1
         return make_loader(
             split,
             batch_size=self.batch_size,
             shuffle=shuffle,
             seed=self.seed,
-            device=root if on_gpu else "cpu",
-            num_workers=0 if on_gpu else self.num_workers,
+            device="cpu" if keep_on_cpu else root,
+            num_workers=0 if resident else self.num_workers,
+            shard=(trainer.global_rank, trainer.world_size) if distributed and not shuffle else None,
         )
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
@@ -60,6 +72,15 @@ class BundleDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> torch.utils.data.DataLoader:
         return self.loader(self.bundle.test, shuffle=False)
+
+
+def quiet_lightning() -> None:
+    """Keep the console to trainlab's own lines and the progress bar: no GPU/TPU banners, tips or known notices."""
+    for name in LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
 @dataclass(frozen=True)
@@ -114,7 +135,7 @@ def _restore_best(task: ClassificationTask, checkpoint: ModelCheckpoint) -> None
 
 
 def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDataModule,
-              split: TensorSplit) -> dict[str, float]:
+              split: Split) -> dict[str, float]:
     (result,) = trainer.validate(task, dataloaders=datamodule.loader(split, shuffle=False), verbose=False)
     return {"accuracy": float(result["val_accuracy"]), "loss": float(result["val_loss"])}
 
@@ -126,6 +147,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     """
     recipe = variant.recipe
     started = time.perf_counter()
+    quiet_lightning()
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_variant_model(recipe, bundle)
     summary_text = model_summary(model, (1, *bundle.image_shape))

@@ -85,6 +85,8 @@ def _check_resume(run_dir: Path, recipe: Recipe) -> dict[str, Any]:
 def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> Path:
     """Run all variants of ``recipe`` and return the run folder holding report.html and report.md."""
     variants = check_variants(recipe)
+    if rank_zero_only.rank != 0:  # under torchrun / SLURM every rank runs this; one speaks
+        notify = _silent
     runtime = resolve_runtime(recipe.training)
     record = _check_resume(resume, recipe) if resume is not None else None
     notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
@@ -119,3 +121,7 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     notify(f"report: {html}")
     return run_dir
 
+
+
+def _silent(_: str) -> None:
+    """The notify of non-zero ranks in a distributed run."""

@@ -12,7 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -65,6 +65,8 @@ class ClassificationTask(L.LightningModule):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         num_classes = len(classes)
+        # Losses are sample-weighted means (torchmetrics), so they stay exact with uneven last batches and under DDP.
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_metrics = _test_metrics(num_classes)
@@ -85,25 +87,28 @@ class ClassificationTask(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, logits = self._loss_and_logits(batch)
+        self.train_loss(loss.detach(), weight=len(batch[1]))
         self.train_accuracy(logits, batch[1])
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log("train_loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train_accuracy", self.train_accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
         """The learning rate this epoch trains with (logged before the scheduler steps at its end)."""
-        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True, sync_dist=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         loss, logits = self._loss_and_logits(batch)
+        self.val_loss(loss, weight=len(batch[1]))
         self.val_accuracy(logits, batch[1])
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log("val_loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val_accuracy", self.val_accuracy, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         loss, logits = self._loss_and_logits(batch)
+        self.test_loss(loss, weight=len(batch[1]))
         self.test_metrics.update(logits, batch[1])
-        self.log("test_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        self.log("test_loss", self.test_loss, on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
         computed = self.test_metrics.compute()

@@ -1,0 +1,33 @@
+"""Lightning DDP through torchrun, on two CPU processes (gloo): one run folder, exact-once evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="torchrun with gloo is exercised on Linux")
+def test_torchrun_two_processes_write_one_report(tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    command = [
+        str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "trainlab.cli", "run", "digits-demo",
+        "--out", str(tmp_path / "runs"),
+        "--set", f"output.cache_dir={tmp_path / 'cache'}", "--set", "study.mode=single",
+        "--set", "training.epochs=1", "--set", "training.devices=2", "--set", "training.strategy=ddp",
+        "--set", "training.accelerator=cpu", "--set", "training.progress_bar=false",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("report:") == 1  # only rank 0 speaks
+    (run_dir,) = (tmp_path / "runs" / "digits-demo").iterdir()  # both ranks agreed on one folder
+    assert run_dir.name.startswith("job-") and (run_dir / "report.html").is_file()
+    metrics = json.loads((run_dir / "base" / "metrics.json").read_text())
+    test_counts = json.loads((run_dir / "study.json").read_text())["data"]["counts"]["test"]
+    # every test image evaluated exactly once across the two ranks: no padding duplicates
+    assert sum(c["support"] for c in metrics["test"]["per_class"].values()) == sum(test_counts.values()) == 270
