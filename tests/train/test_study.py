@@ -102,3 +102,16 @@ def test_real_course_images_train_beyond_chance(cnn_dataset_dir: Path, tmp_path:
     assert test_counts == {name: c["support"] for name, c in metrics["test"]["per_class"].items()}
     assert sum(test_counts.values()) in (67, 68)  # 15% of 450, stratified
     assert metrics["test"]["accuracy"] > 0.45  # chance is 1/3
+
+
+
+def test_early_stopping_stops_and_evaluates_the_restored_best_epoch(tmp_path: Path) -> None:
+    """A high learning rate makes validation loss rise after its best epoch (deterministic on the CPU)."""
+    run_dir = _run(tmp_path, "digits-demo", "training.epochs=6", "training.lr=0.02", "training.scheduler=none",
+                   "study.mode=single", "regularization.early_stopping={patience: 2}")
+    metrics = json.loads((run_dir / "base" / "metrics.json").read_text())
+    val_losses = pd.read_csv(run_dir / "base" / "history.csv")["val_loss"]
+    assert metrics["best_epoch"] == int(val_losses.idxmin()) < len(val_losses) - 1  # the best is not the last
+    assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 3  # patience 2
+    assert metrics["val"]["loss"] == pytest.approx(val_losses.min(), rel=1e-5)  # evaluated on restored weights
+    assert metrics["val"]["loss"] < val_losses.iloc[-1]

@@ -108,31 +108,26 @@ def make_loader(
     if shard is not None and shuffle:
         raise ValueError("a sharded loader is for evaluation and cannot shuffle")
     sampler = EvalShardSampler(len(split), *shard) if shard is not None else None
+    dataset: Dataset
     if isinstance(split, FileSplit):
-        return DataLoader(
-            ImageFileDataset(split),
-            batch_size=batch_size,
-            shuffle=shuffle and len(split) > 0,
-            sampler=sampler,
-            generator=generator,
-            num_workers=num_workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=num_workers > 0,
-            drop_last=drop_last,
-        )
-    if device.type != "cpu" and num_workers > 0:
-        raise TrainlabError(
-            f"training.num_workers must be 0 when the data lives on {device} (data.device_resident); got {num_workers}"
-        )
-    on_device = TensorSplit(split.images.to(device), split.labels.to(device))
+        dataset, collate, pin_memory = ImageFileDataset(split), default_collate, device.type == "cuda"
+    else:
+        if device.type != "cpu" and num_workers > 0:
+            raise TrainlabError(
+                f"training.num_workers must be 0 when the data lives on {device} (data.device_resident); "
+                f"got {num_workers}"
+            )
+        on_device = TensorSplit(split.images.to(device), split.labels.to(device))
+        dataset, collate, pin_memory = BatchedTensorDataset(on_device), batched_collate, False
     return DataLoader(
-        BatchedTensorDataset(on_device),
+        dataset,
         batch_size=batch_size,
-        shuffle=shuffle and len(on_device) > 0,
+        shuffle=shuffle and len(split) > 0,
         sampler=sampler,
         generator=generator,
-        collate_fn=batched_collate,
+        collate_fn=collate,
         num_workers=num_workers,
+        pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
         drop_last=drop_last,
     )

@@ -140,6 +140,18 @@ def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDa
     return {"accuracy": float(result["val_accuracy"]), "loss": float(result["val_loss"])}
 
 
+def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path, callbacks: list[L.Callback],
+                   logger: CSVLogger) -> L.Trainer:
+    training = recipe.training
+    return L.Trainer(
+        max_epochs=training.epochs, accelerator=runtime.accelerator, devices=training.devices,
+        num_nodes=training.num_nodes, strategy=training.strategy, precision=runtime.precision,
+        deterministic=runtime.deterministic, logger=logger, callbacks=callbacks,
+        enable_progress_bar=training.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
+        log_every_n_steps=1, default_root_dir=out_dir,
+    )
+
+
 def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Runtime) -> VariantResult | None:
     """Train one variant and write config.yaml, summary.txt, history.csv, metrics.json and plots into ``out_dir``.
 
@@ -160,13 +172,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     )
     callbacks, checkpoint, throughput = _callbacks(recipe, out_dir)
     logger = CSVLogger(save_dir=out_dir, name="logs", version=0)
-    trainer = L.Trainer(
-        max_epochs=recipe.training.epochs, accelerator=runtime.accelerator, devices=recipe.training.devices,
-        num_nodes=recipe.training.num_nodes, strategy=recipe.training.strategy, precision=runtime.precision,
-        deterministic=runtime.deterministic, logger=logger, callbacks=callbacks,
-        enable_progress_bar=recipe.training.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=1, default_root_dir=out_dir,
-    )
+    trainer = _build_trainer(recipe, runtime, out_dir, callbacks, logger)
     datamodule = BundleDataModule(bundle, recipe)
     trainer.fit(task, datamodule=datamodule)
     # Read the per-epoch log now: the evaluations below log through the same trainer and would add rows.
