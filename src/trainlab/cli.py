@@ -138,6 +138,16 @@ def compare(
     console.print(compare_runs(run_a, run_b), highlight=False, markup=False)
 
 
+def _register_labs() -> None:
+    """The labs beyond training: calculators (``trainlab calc ...``)."""
+    from trainlab.calc.cli import calc_app
+
+    app.add_typer(calc_app, name="calc", help="layer output shapes and parameter counts (PyTorch and Keras)")
+
+
+_register_labs()
+
+
 def main() -> None:
     app()
 
