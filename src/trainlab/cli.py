@@ -139,9 +139,11 @@ def compare(
 
 
 def _register_labs() -> None:
-    """The labs beyond training: calculators (``trainlab calc ...``)."""
+    """The labs beyond training: from-scratch nets (gradcheck, gradflow, lstm-step) and calculators (calc)."""
     from trainlab.calc.cli import calc_app
+    from trainlab.checks.cli import register
 
+    register(app)
     app.add_typer(calc_app, name="calc", help="layer output shapes and parameter counts (PyTorch and Keras)")
 
 
