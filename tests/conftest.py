@@ -22,13 +22,18 @@ def _shared_data_dir() -> Path | None:
     return None
 
 
+def _in_ci() -> bool:
+    """CI is set to anything but empty, 0, false or no (CI services set CI=true; some set CI=1)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real datasets; fails under CI when missing, skips elsewhere."""
     found = _shared_data_dir()
     if found is None:
         message = "shared data not found: set TRAINLAB_SHARED_DATA or place it at ../shared/data"
-        if os.environ.get("CI", "").lower() == "true":
+        if _in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return found

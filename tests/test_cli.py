@@ -65,3 +65,21 @@ def test_recipes_lists_the_packaged_recipes() -> None:
         assert name in result.output
     shown = runner.invoke(app, ["recipes", "--show", "vgg13-ablation"])
     assert "weight_decay: 0.0005" in shown.output and "image_size: 64" in shown.output
+
+
+def test_error_text_is_printed_as_is_not_as_markup(tmp_path: Path) -> None:
+    """Rich would swallow "[bold]" or fail on "[/x]"; a path with brackets must come out verbatim."""
+    odd = tmp_path / "data [bold] [/x]"
+    result = runner.invoke(app, ["run", "vgg13-ablation", "--data", str(odd), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert "data [bold] [/x]" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["#hash dir", "123", "a: b", "null"])
+def test_data_and_out_paths_are_taken_literally(tmp_path: Path, name: str) -> None:
+    """--data and --out are paths, not YAML: '#' starts no comment, '123' stays a string."""
+    result = runner.invoke(app, ["run", "vgg13-ablation", "--data", str(tmp_path / name),
+                                 "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / name) in result.output.replace("\n", "")
+    assert not (tmp_path / "runs").exists()

@@ -68,6 +68,9 @@ def test_set_overrides_any_key_with_yaml_typed_values() -> None:
         ("training.epochs.deep=1", "'training.epochs' is a value"),
         ("data.split.train=0.9", "must sum to 1"),
         ("noequals", "expected KEY=VALUE"),
+        ("data.split={train: 0.85, val: 0, test: 0.15}", "data.split.val: Input should be greater than 0"),
+        ("study.repeats=0", "study.repeats"),
+        ("study.techniques={bad/name: {training.lr: 0.1}}", "letters, digits and underscores"),
     ],
 )
 def test_bad_overrides_name_the_key(override: str, message: str) -> None:
@@ -126,3 +129,18 @@ def test_set_reaches_sections_the_recipe_file_leaves_out(tmp_path: Path) -> None
     recipe = load_recipe(path, [f"output.dir={tmp_path}", "regularization.augmentation.hflip=0.0"])
     assert recipe.output.dir == tmp_path
     assert recipe.regularization.augmentation is not None and recipe.regularization.augmentation.hflip == 0.0
+
+
+def test_a_technique_key_set_with_dots_keeps_the_techniques_other_keys() -> None:
+    recipe = load_recipe("vgg13-ablation", ["study.techniques.l2.regularization.weight_decay=0.01"])
+    assert recipe.study.techniques["l2"] == {"regularization.weight_decay": 0.01}
+    assert list(recipe.study.techniques) == ["l2", "dropout", "early_stopping", "augmentation"]
+    new = load_recipe("vgg13-ablation", ["study.techniques.wide.model.width=0.5"])
+    assert new.study.techniques["wide"] == {"model.width": 0.5}
+    assert new.variants()[-1].recipe.model.width == 0.5
+
+
+def test_repeats_give_consecutive_seeds() -> None:
+    recipe = load_recipe("digits-demo", ["seed=7", "study.repeats=3"])
+    assert recipe.seeds == [7, 8, 9]
+    assert load_recipe("digits-demo").seeds == [0]

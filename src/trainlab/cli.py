@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from trainlab.errors import TrainlabError
 
@@ -33,7 +34,8 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except TrainlabError as error:
-            error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            # The message is plain text (paths and values may hold [brackets]): never read it as Rich markup.
+            error_console.print(Text.assemble(("error: ", "bold red"), str(error)), highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -58,13 +60,14 @@ def run(
     from trainlab.config import load_recipe
     from trainlab.train.study import run_study
 
-    extra: list[str] = list(overrides or [])
+    # Paths are set as strings, not parsed as YAML like --set values (a path may hold '#', ': ' or look like a number).
+    pairs = _parse_options(overrides or [])
     if data is not None:
-        extra += [f"data.path={data}", "data.source=image_folder"]
+        pairs.update({"data.path": str(data), "data.source": "image_folder"})
     if out is not None:
-        extra.append(f"output.dir={out}")
-    loaded = load_recipe(recipe, extra)
-    run_study(loaded, resume=resume, notify=lambda line: console.print(line, highlight=False))
+        pairs["output.dir"] = str(out)
+    loaded = load_recipe(recipe, pairs)
+    run_study(loaded, resume=resume, notify=lambda line: console.print(line, highlight=False, markup=False))
 
 
 @app.command()

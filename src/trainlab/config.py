@@ -8,18 +8,20 @@ are dotted overrides too, so ``Recipe.variants()`` returns new frozen recipes an
 from __future__ import annotations
 
 import copy
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trainlab.errors import TrainlabError
 
 RECIPES_PACKAGE = "trainlab.recipes"
 PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+TECHNIQUE_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 class Strict(BaseModel):
@@ -32,7 +34,8 @@ class SplitConfig(Strict):
     """Fractions for a stratified split; ignored when the data already has train/val/test folders."""
 
     train: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.70
-    val: Fraction = 0.15
+    # Validation picks the checkpoint and drives early stopping, so it cannot be empty.
+    val: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
     test: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
 
     @model_validator(mode="after")
@@ -115,12 +118,21 @@ class StudyConfig(Strict):
     """Which variants to run. Each technique is a set of dotted overrides switched on over the base recipe.
 
     ``cumulative``: base, base+t1, base+t1+t2, ...;  ``one_at_a_time``: base, base+t1, base+t2, ...;
-    ``single``: the base recipe alone.
+    ``single``: the base recipe alone. ``repeats`` trains every variant with seeds ``seed, seed+1, ...`` so the report
+    can give each difference a confidence interval; the data split (``data.split_seed``) stays the same.
     """
 
     mode: Literal["cumulative", "one_at_a_time", "single"] = "single"
     techniques: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    repeats: Annotated[int, Field(gt=0, le=100)] = 1
+
+    @field_validator("techniques")
+    @classmethod
+    def _plain_names(cls, techniques: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name in techniques:
+            if not TECHNIQUE_NAME.fullmatch(name):
+                raise ValueError(f"technique name {name!r} must be letters, digits and underscores (it names folders)")
+        return techniques
 
 
 class OutputConfig(Strict):
@@ -141,6 +153,11 @@ class Recipe(Strict):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    @property
+    def seeds(self) -> list[int]:
+        """The training seeds of every variant: ``seed, seed+1, ..., seed+repeats-1``."""
+        return [self.seed + offset for offset in range(self.study.repeats)]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -218,6 +235,10 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str) -> Non
     parts = dotted.split(".")
     if not all(parts):
         raise TrainlabError(f"{origin}: malformed key {dotted!r}; expected dotted names like training.epochs")
+    if parts[:2] == ["study", "techniques"] and len(parts) > 3:
+        # A technique maps dotted recipe keys to values: study.techniques.l2.regularization.weight_decay=0.01 sets
+        # the key "regularization.weight_decay" of technique "l2" and keeps the technique's other keys.
+        parts = [*parts[:3], ".".join(parts[3:])]
     node = raw
     for depth, part in enumerate(parts[:-1]):
         if part not in node and not _is_open_mapping(".".join(parts[: depth + 2])):

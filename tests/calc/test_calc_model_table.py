@@ -49,7 +49,7 @@ def test_num_classes_default_and_override(tmp_path: Path) -> None:
     rows, total = model_table(recipe)
     assert total == sum(p.numel() for p in table_module.build_recipe_model(table_module.load_recipe(recipe), 3)
                         .parameters())
-    with pytest.raises(TrainlabError, match="num_classes must be >= 2, got 1"):
+    with pytest.raises(TrainlabError, match="num_classes must be an integer >= 2, got 1"):
         model_table("vgg13-gray32", num_classes=1)
     with pytest.raises(TrainlabError, match="unknown recipe 'nope'"):
         model_table("nope")

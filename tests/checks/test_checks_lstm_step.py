@@ -82,7 +82,8 @@ def test_parse_steps_formats() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("1,abc", "non-number"), ("", "is empty"), ("1 2;3", "steps of different sizes"), ("1,nan", "non-finite")],
+    [("1,abc", "non-number"), ("", "is empty"), ("1 2;3", "steps of different sizes"), ("1,nan", "non-finite"),
+     ("1,,2", "'1,,2' has an empty step"), ("1 2;;3 4", "'1 2;;3 4' has an empty step")],
 )
 def test_malformed_x(text: str, message: str) -> None:
     with pytest.raises(TrainlabError, match=message):

@@ -109,8 +109,10 @@ def test_image_too_small_for_vgg() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"num_classes": 1}, "num_classes"),
-        ({"in_channels": 0}, "in_channels"),
+        ({"num_classes": 1}, "num_classes must be an integer >= 2, got 1"),
+        ({"num_classes": True}, "num_classes must be an integer, got True"),
+        ({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
+        ({"image_size": 2.0}, "image_size must be an integer, got 2.0"),
         ({"dropout": 1.0}, "dropout"),
         ({"width": 0.0}, "width"),
     ],

@@ -184,7 +184,7 @@ def test_bad_history_and_folder_names(fake_run: Path) -> None:
     study = json.loads(study_path.read_text())
     study["variants"][0]["folder"] = "../elsewhere"
     study_path.write_text(json.dumps(study))
-    with pytest.raises(TrainlabError, match="plain folder name"):
+    with pytest.raises(TrainlabError, match="plain relative folder name"):
         load_run(fake_run)
 
 

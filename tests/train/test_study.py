@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,8 @@ import pytest
 
 from trainlab.config import load_recipe
 from trainlab.errors import TrainlabError
-from trainlab.train.study import run_study
+from trainlab.report.load import load_run
+from trainlab.train.study import new_run_dir, run_study
 
 FAST = ["training.epochs=3", "training.progress_bar=false", "training.batch_size=128"]
 
@@ -110,8 +112,74 @@ def test_early_stopping_stops_and_evaluates_the_restored_best_epoch(tmp_path: Pa
     run_dir = _run(tmp_path, "digits-demo", "training.epochs=6", "training.lr=0.02", "training.scheduler=none",
                    "study.mode=single", "regularization.early_stopping={patience: 2}")
     metrics = json.loads((run_dir / "base" / "metrics.json").read_text())
-    val_losses = pd.read_csv(run_dir / "base" / "history.csv")["val_loss"]
-    assert metrics["best_epoch"] == int(val_losses.idxmin()) < len(val_losses) - 1  # the best is not the last
-    assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 3  # patience 2
+    history = pd.read_csv(run_dir / "base" / "history.csv")
+    val_losses = history["val_loss"]
+    assert history["epoch"].tolist() == list(range(1, len(history) + 1))  # epochs count from 1, as people count
+    assert metrics["best_epoch"] == int(val_losses.idxmin()) + 1 < len(val_losses)  # the best is not the last
+    assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 2  # patience 2
     assert metrics["val"]["loss"] == pytest.approx(val_losses.min(), rel=1e-5)  # evaluated on restored weights
     assert metrics["val"]["loss"] < val_losses.iloc[-1]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.options.bogus=1", "has no option 'bogus'"),
+        ("study.techniques.odd={model.options.bogus: 1}", "has no option 'bogus'"),
+        ("training.strategy=bogus", "training.strategy='bogus' is not a Lightning strategy"),
+        ("training.strategy=fsdp", "rejected by Lightning"),
+        ("training.precision=16-mixed", "'16-mixed' needs CUDA"),
+        ("study.techniques.half={training.precision: 16-mixed}", "'16-mixed' needs CUDA"),
+    ],
+)
+def test_model_and_trainer_mistakes_fail_before_any_run_folder(tmp_path: Path, override: str, message: str) -> None:
+    with pytest.raises(TrainlabError, match=re.escape(message)):
+        _run(tmp_path, "digits-demo", "study.mode=cumulative", override)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_repeated_seeds_give_paired_intervals_in_the_report(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "digits-demo", "study.mode=one_at_a_time", "study.repeats=3", "training.epochs=1",
+                   "study.techniques={l2: {regularization.weight_decay: 0.0005}}")
+    study = json.loads((run_dir / "study.json").read_text())
+    assert study["seeds"] == [0, 1, 2]
+    assert [r["folder"] for r in study["variants"][1]["runs"]] == ["plus-l2/seed-0", "plus-l2/seed-1", "plus-l2/seed-2"]
+    accuracies = {}
+    for variant in ("base", "plus-l2"):
+        for seed in (0, 1, 2):
+            metrics = json.loads((run_dir / variant / f"seed-{seed}" / "metrics.json").read_text())
+            assert metrics["seed"] == seed
+            accuracies[variant, seed] = metrics["test"]["accuracy"]
+    assert len({accuracies["base", seed] for seed in (0, 1, 2)}) > 1  # the seeds really differ
+
+    base, l2 = load_run(run_dir)["variants"]
+    assert base["test_accuracy"] == pytest.approx(sum(accuracies["base", s] for s in (0, 1, 2)) / 3)
+    interval = l2["delta_interval"]
+    diffs = [100 * (accuracies["plus-l2", s] - accuracies["base", s]) for s in (0, 1, 2)]
+    assert interval["n"] == 3 and interval["mean"] == pytest.approx(sum(diffs) / 3)
+    assert interval["low"] < interval["mean"] < interval["high"]
+    assert base["test_accuracy_interval"]["low"] < base["test_accuracy"] < base["test_accuracy_interval"]["high"]
+    markdown = (run_dir / "report.md").read_text()
+    assert "## Seed variation" in markdown and "| plus-l2/seed-0" not in markdown
+    assert "3/3" in markdown and ("within seed noise" in markdown or "than base" in markdown)
+
+
+def test_each_variant_runs_with_its_own_runtime(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "digits-demo", "study.mode=one_at_a_time", "training.epochs=1",
+                   "study.techniques={cl: {training.channels_last: true}}")
+    base = json.loads((run_dir / "base" / "metrics.json").read_text())
+    channels_last = json.loads((run_dir / "plus-cl" / "metrics.json").read_text())
+    assert base["runtime"]["channels_last"] is False and channels_last["runtime"]["channels_last"] is True
+
+
+def test_run_folder_uses_a_job_id_only_for_a_distributed_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = load_recipe("digits-demo")
+    for name in ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    assert not new_run_dir(recipe).name.startswith("job-")  # one process in a batch job: a fresh timestamp
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    assert new_run_dir(recipe).name == "job-4242"  # srun's tasks share the job's folder
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc")
+    assert new_run_dir(recipe).name == "job-abc"
+

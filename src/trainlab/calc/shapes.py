@@ -26,20 +26,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from trainlab.errors import TrainlabError
+from trainlab.validate import check_int
 
 IntOrPair = int | tuple[int, int]
 PoolKind = Literal["max", "avg"]
 AXES = ("height", "width")
-
-
-def check_int(name: str, value: object, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``, or a TrainlabError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TrainlabError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise TrainlabError(f"{name} must be {expected}, got {value}")
-    return value
 
 
 def as_pair(name: str, value: object, minimum: int) -> tuple[int, int]:

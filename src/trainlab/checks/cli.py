@@ -13,17 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trainlab.errors import TrainlabError
-
-
-def _floats(text: str, option: str) -> list[float]:
-    try:
-        values = [float(item) for item in text.split(",") if item.strip()]
-    except ValueError as exc:
-        raise TrainlabError(f"{option} {text!r} is not a comma-separated list of numbers, e.g. 1,2,4,6") from exc
-    if not values:
-        raise TrainlabError(f"{option} is empty; expected a comma-separated list of numbers, e.g. 1,2,4,6")
-    return values
+from trainlab.validate import parse_numbers
 
 
 def register(app: typer.Typer) -> None:
@@ -76,8 +66,8 @@ def register(app: typer.Typer) -> None:
         from trainlab.checks.gradflow import run_gradflow, write_gradflow_report
 
         result = run_gradflow(
-            cell, activation, None if weights is None else _floats(weights, "--weights"),
-            _floats(forget_bias, "--forget-bias"), steps=steps, hidden=hidden, seed=seed,
+            cell, activation, None if weights is None else parse_numbers(weights, "--weights", "1,2,4,6"),
+            parse_numbers(forget_bias, "--forget-bias", "0,1"), steps=steps, hidden=hidden, seed=seed,
         )
         paths = write_gradflow_report(result, out)
         table = Table(title=f"Gradient flow over T = 1 … {steps}")

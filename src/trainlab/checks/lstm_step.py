@@ -16,7 +16,6 @@ steps and the units; the per-step "squared error" is (h_tj − y_tj)² per unit.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,13 @@ from rich.table import Table
 
 from trainlab.errors import TrainlabError
 from trainlab.scratch.lstm import GATES, GateParams, LSTMCell, LSTMParams
+from trainlab.validate import parse_numbers
 
 Array = NDArray[np.float64]
 KINDS = {"W": "input weights [hidden, input]", "U": "recurrent weights [hidden, hidden]", "b": "bias [hidden]"}
 ALIASES = {"c": "g"}
 ACCEPTED_KEYS = tuple(f"{kind}_{gate}" for kind in KINDS for gate in (*GATES, "c"))
+STEPS_EXAMPLE = '1,0.5 (scalars) or "1 2;0.5 0" (vectors)'
 
 
 def _to_array(value: Any, key: str, source: str) -> Array:
@@ -111,25 +112,13 @@ def load_lstm_weights(path: str | Path) -> LSTMParams:
     return lstm_params_from_mapping(data, str(path))
 
 
-def _numbers(text: str, option: str, whole: str | None = None) -> list[float]:
-    shown = text if whole is None else whole
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError as exc:
-        raise TrainlabError(f"{option} {shown!r} holds a non-number; expected numbers such as 1,0.5 or \"1 2;0.5 0\"") \
-            from exc
-    if not values or not all(math.isfinite(v) for v in values):
-        raise TrainlabError(f"{option} {shown!r} has an empty or non-finite step; expected finite numbers")
-    return values
-
-
 def parse_steps(text: str, option: str = "--x") -> Array:
     """A sequence [T, n]: ``;`` separates steps when present (components by spaces or commas), else ``,`` does."""
     separator = ";" if ";" in text else ","
-    steps = [_numbers(chunk, option, text) for chunk in text.split(separator)] if text.strip() else []
+    chunks = text.split(separator) if text.strip() else []
+    steps = [parse_numbers(chunk, option, STEPS_EXAMPLE, whole=text) for chunk in chunks]
     if not steps:
-        raise TrainlabError(f"{option} is empty; expected steps such as 1,0.5 (scalars) or \"1 2;0.5 0\" (vectors)")
+        raise TrainlabError(f"{option} is empty; expected steps such as {STEPS_EXAMPLE}")
     if len({len(s) for s in steps}) != 1:
         sizes = ", ".join(str(len(s)) for s in steps)
         raise TrainlabError(f"{option} {text!r} has steps of different sizes ({sizes}); expected equal sizes")
@@ -138,7 +127,7 @@ def parse_steps(text: str, option: str = "--x") -> Array:
 
 def parse_state(text: str, option: str, hidden: int) -> Array:
     """A state [hidden]: one number (used for every unit) or ``hidden`` numbers."""
-    values = _numbers(text, option)
+    values = parse_numbers(text, option, "0 (every unit) or one per unit, e.g. 0.1,0.2")
     if len(values) == 1:
         return np.full(hidden, values[0])
     if len(values) != hidden:

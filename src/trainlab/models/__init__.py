@@ -16,6 +16,7 @@ from torch import nn
 from trainlab.errors import TrainlabError
 from trainlab.models import resnet, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
+from trainlab.validate import check_int
 
 __all__ = ["COMMON_ARGS", "MODELS", "build_model", "model_names", "model_options"]
 
@@ -37,13 +38,6 @@ def model_options(name: str) -> dict[str, Any]:
     }
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TrainlabError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise TrainlabError(f"{name} must be >= {minimum}, got {value}")
-
-
 def _check_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TrainlabError(f"{name} must be a number, got {value!r}")
@@ -62,9 +56,9 @@ def build_model(
 ) -> nn.Module:
     """Build the registered model ``name``; every user mistake raises :class:`TrainlabError`."""
     builder = MODELS.get(name)
-    _check_int("in_channels", in_channels, 1)
-    _check_int("num_classes", num_classes, 2)
-    _check_int("image_size", image_size, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("num_classes", num_classes, 2)
+    check_int("image_size", image_size, 1)
     dropout = _check_float("dropout", dropout)
     if not 0.0 <= dropout < 1.0:
         raise TrainlabError(f"dropout must be in [0, 1), got {dropout}")

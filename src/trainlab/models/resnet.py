@@ -3,7 +3,7 @@
 The network is a stem, four stages of residual blocks, global average pooling and one Linear::
 
     stem:    7×7 conv stride 2 (no bias) → BN → ReLU → 3×3 max-pool stride 2       (spatial size / 4)
-    stage i: LAYERS[name][i] BasicBlocks with 64, 128, 256, 512 channels (× width)
+    stage i: LAYERS[name][i] BasicBlocks with 64, 128, 256, 512 channels, each max(1, round(c × width))
              the first block of stages 2-4 has stride 2                            (spatial size / 2 each)
     head:    AdaptiveAvgPool2d(1) → flatten → Dropout (when dropout > 0) → Linear to num_classes
 
@@ -19,6 +19,7 @@ import functools
 import torch
 from torch import nn
 
+from trainlab.models.common import scaled
 from trainlab.models.registry import MODELS
 
 LAYERS: dict[str, tuple[int, ...]] = {
@@ -55,7 +56,7 @@ class ResNet(nn.Module):
 
     def __init__(self, blocks: tuple[int, ...], in_channels: int, num_classes: int, dropout: float, width: float):
         super().__init__()
-        widths = [max(1, round(c * width)) for c in STAGE_CHANNELS]
+        widths = [scaled(c, width) for c in STAGE_CHANNELS]
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, widths[0], kernel_size=7, stride=2, padding=3, bias=False),
             nn.BatchNorm2d(widths[0]),

@@ -23,16 +23,12 @@ import torch
 from torch import nn
 
 from trainlab.errors import TrainlabError
+from trainlab.models.common import scaled
 from trainlab.models.registry import MODELS
 
 CFGS: dict[str, list[int | str]] = {
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
 }
-
-
-def scaled(channels: int, width: float) -> int:
-    """A channel count or hidden size under the width multiplier, never below 1."""
-    return max(1, round(channels * width))
 
 
 def make_layers(cfg: Sequence[int | str], in_channels: int, width: float, batch_norm: bool) -> nn.Sequential:

@@ -12,8 +12,12 @@ from typing import Any
 from trainlab.errors import TrainlabError
 from trainlab.io import read_json
 from trainlab.report.plots import read_history
+from trainlab.report.stats import mean_interval, paired_difference
 
 SPLITS = ("train", "val", "test")
+# The scalar results averaged over the seeds of a repeated study (the per-class table and plots show one seed).
+AVERAGED = ("train_accuracy", "val_accuracy", "test_accuracy", "test_loss", "precision_macro", "recall_macro",
+            "f1_macro", "epochs_run", "best_epoch", "wall_time_s", "train_images_per_s")
 NOT_RUN = "not run"
 DONE = "done"
 
@@ -45,10 +49,12 @@ def _field(mapping: Any, keys: tuple[str, ...], kind: type, path: Path) -> Any:
     return value
 
 
-def _check_folder(folder: str, path: Path) -> str:
+def _check_folder(folder: str, path: Path, depth: int = 1) -> str:
+    """A relative folder of at most ``depth`` plain names (``base``, or ``base/seed-1`` for one seed's run)."""
     parts = PurePosixPath(folder).parts
-    if not folder or "\\" in folder or len(parts) != 1 or parts[0] in (".", "..") or folder.startswith("/"):
-        raise TrainlabError(f"{path} is malformed: variant folder {folder!r} must be a plain folder name")
+    plain = all(part not in (".", "..") for part in parts) and 1 <= len(parts) <= depth
+    if not folder or "\\" in folder or folder.startswith("/") or not plain:
+        raise TrainlabError(f"{path} is malformed: variant folder {folder!r} must be a plain relative folder name")
     return folder
 
 
@@ -136,13 +142,61 @@ def pp_difference(value: float) -> float:
     return round(100.0 * value, 2) + 0.0
 
 
+def _runs_of(entry: dict[str, Any], folder: str, seed: Any, path: Path) -> list[dict[str, Any]]:
+    """The (seed, folder) runs of one variant; runs written before repeated seeds existed are one run in ``folder``."""
+    runs = entry.get("runs") or [{"seed": seed if isinstance(seed, int) else 0, "folder": folder}]
+    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+        raise TrainlabError(f"{path} is malformed: 'runs' of variant {entry.get('name')!r} must be a list of objects")
+    return [{"seed": _field(run, ("seed",), int, path), "folder": _check_folder(str(run.get("folder")), path, 2)}
+            for run in runs]
+
+
+def _load_variant(run_dir: Path, entry: dict[str, Any], seed: Any, path: Path) -> dict[str, Any]:
+    """One variant: the first finished seed's full results, with the scalars averaged over every finished seed."""
+    name = str(_field(entry, ("name",), str, path))
+    folder = _check_folder(str(entry.get("folder", name)), path)
+    runs = _runs_of(entry, folder, seed, path)
+    variant: dict[str, Any] = {
+        "name": name, "folder": folder, "techniques": [str(t) for t in entry.get("techniques") or []],
+        "status": NOT_RUN, "seeds_total": len(runs), "replicates": [],
+    }
+    finished = [(run, _variant_results(run_dir / run["folder"])) for run in runs
+                if (run_dir / run["folder"] / "metrics.json").is_file()]
+    if not finished:
+        return variant
+    (first_run, first), *_ = finished
+    variant.update(first)
+    variant["shown_seed"], variant["run_folder"] = first_run["seed"], first_run["folder"]
+    variant["replicates"] = [{"seed": run["seed"], **{k: result[k] for k in AVERAGED}} for run, result in finished]
+    if len(finished) > 1:
+        for key in AVERAGED:
+            variant[key] = mean_interval([result[key] for _, result in finished]).mean
+    variant["test_accuracy_interval"] = mean_interval([result["test_accuracy"] for _, result in finished]).to_dict()
+    return variant
+
+
+def _compare_with_base(variant: dict[str, Any], base: dict[str, Any] | None) -> None:
+    """Add ``gap_pp``, ``delta_pp`` and, for repeated seeds, ``delta_interval`` (paired, percentage points)."""
+    variant["gap_pp"] = pp_difference(variant["train_accuracy"] - variant["test_accuracy"])
+    variant["delta_pp"], variant["delta_interval"] = None, None
+    if base is None or base["status"] != DONE or variant is base:
+        return
+    variant["delta_pp"] = pp_difference(variant["test_accuracy"] - base["test_accuracy"])
+    by_seed = {r["seed"]: r["test_accuracy"] for r in variant["replicates"]}
+    interval = paired_difference(by_seed, {r["seed"]: r["test_accuracy"] for r in base["replicates"]})
+    if interval is not None and interval.n > 1:
+        variant["delta_interval"] = interval.scaled(100.0).to_dict()
+
+
 def load_run(run_dir: Path) -> dict[str, Any]:
-    """Read ``run_dir`` into ``{"run_dir", "study", "data", "variants", "base", "shared_summary"}``.
+    """Read ``run_dir`` into ``{"run_dir", "study", "data", "variants", "base", "shared_summary", "repeated"}``.
 
     ``variants`` lists every variant of ``study.json`` in order, each with ``name``, ``folder``, ``techniques``,
     ``status`` ("done" or "not run") and, when done, its numbers (accuracies as fractions), ``delta_pp`` (test
     accuracy minus the base's in percentage points; ``None`` for the base or when the base has not run) and ``gap_pp``
-    (train minus test accuracy in percentage points).
+    (train minus test accuracy in percentage points). With repeated seeds the numbers are means over the finished
+    seeds, ``replicates`` lists each seed's, ``test_accuracy_interval`` and ``delta_interval`` hold 95% intervals, and
+    the per-class table, history and plots are those of seed ``shown_seed`` (folder ``run_folder``).
     """
     run_dir = Path(run_dir)
     study_path = run_dir / "study.json"
@@ -153,13 +207,7 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     for index, entry in enumerate(_field(study, ("variants",), list, study_path)):
         if not isinstance(entry, dict):
             raise TrainlabError(f"{study_path} is malformed: variants[{index}] must be an object")
-        name = str(_field(entry, ("name",), str, study_path))
-        folder = _check_folder(str(entry.get("folder", name)), study_path)
-        techniques = [str(t) for t in entry.get("techniques") or []]
-        variant: dict[str, Any] = {"name": name, "folder": folder, "techniques": techniques, "status": NOT_RUN}
-        if (run_dir / folder / "metrics.json").is_file():
-            variant.update(_variant_results(run_dir / folder))
-        variants.append(variant)
+        variants.append(_load_variant(run_dir, entry, study.get("seed"), study_path))
 
     base_key = study.get("base") or (variants[0]["name"] if variants else None)
     base = next((v for v in variants if v["name"] == base_key), None) or next(
@@ -167,11 +215,8 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     )
     for variant in variants:
         variant["is_base"] = variant is base
-        if variant["status"] != DONE:
-            continue
-        variant["gap_pp"] = pp_difference(variant["train_accuracy"] - variant["test_accuracy"])
-        has_base = base is not None and base["status"] == DONE and variant is not base
-        variant["delta_pp"] = pp_difference(variant["test_accuracy"] - base["test_accuracy"]) if has_base else None
+        if variant["status"] == DONE:
+            _compare_with_base(variant, base)
 
     done = [v for v in variants if v["status"] == DONE]
     shared_summary = None
@@ -179,15 +224,18 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         first = base if base in done else done[0]
         shared_summary = first["summary"]
     meta_keys = ("description", "mode", "seed", "started", "finished", "wall_time_s", "device", "precision")
+    seeds = study.get("seeds") if isinstance(study.get("seeds"), list) else [study.get("seed")]
     return {
         "run_dir": str(run_dir),
         "study": {
             "name": str(study.get("name") or run_dir.name),
             **{key: study.get(key) for key in meta_keys},
+            "seeds": seeds,
             "versions": study.get("versions") if isinstance(study.get("versions"), dict) else {},
         },
         "data": _data_summary(study, study_path),
         "variants": variants,
         "base": base["name"] if base else None,
         "shared_summary": shared_summary,
+        "repeated": len(seeds) > 1,
     }

@@ -137,25 +137,38 @@ def plot_variant(variant_dir: Path) -> list[Path]:
     return paths
 
 
+def _error_bar(interval: Mapping[str, Any] | None, mean_pct: float) -> tuple[float, float]:
+    """(below, above) the bar, in %, for an interval of fractions; (0, 0) without one."""
+    if not interval or interval.get("low") is None or interval.get("high") is None:
+        return 0.0, 0.0
+    return max(0.0, mean_pct - 100.0 * interval["low"]), max(0.0, 100.0 * interval["high"] - mean_pct)
+
+
 def plot_study_comparison(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     """Grouped bars of test accuracy and macro-F1 (in %) per variant.
 
     Each row needs ``name``, ``test_accuracy`` and ``f1_macro`` (fractions in [0, 1]); rows whose values are
-    ``None`` (variants not run) are left out.
+    ``None`` (variants not run) are left out. A row's ``test_accuracy_interval`` (repeated seeds) draws its 95%
+    interval as an error bar.
     """
     done = [row for row in rows if row.get("test_accuracy") is not None and row.get("f1_macro") is not None]
     names = [_label(row["name"]) for row in done]
     accuracy = [100.0 * float(row["test_accuracy"]) for row in done]
     f1 = [100.0 * float(row["f1_macro"]) for row in done]
+    accuracy_err = [_error_bar(row.get("test_accuracy_interval"), 100.0 * float(row["test_accuracy"])) for row in done]
     width = 0.38
     fig = Figure(figsize=(max(5.0, 1.3 * len(done) + 2.0), 4.2))
     ax = fig.add_subplot()
     positions = list(range(len(done)))
-    for offset, values, label, color in (
-        (-width / 2, accuracy, "test accuracy", TRAIN_COLOR),
-        (width / 2, f1, "macro F1", VAL_COLOR),
+    has_intervals = any(err != (0.0, 0.0) for err in accuracy_err)
+    for offset, values, errors, label, color in (
+        (-width / 2, accuracy, accuracy_err if has_intervals else None,
+         "test accuracy" + (" (95% CI over seeds)" if has_intervals else ""), TRAIN_COLOR),
+        (width / 2, f1, None, "macro F1", VAL_COLOR),
     ):
-        bars = ax.bar([p + offset for p in positions], values, width, label=label, color=color)
+        yerr = None if errors is None else [[low for low, _ in errors], [high for _, high in errors]]
+        bars = ax.bar([p + offset for p in positions], values, width, label=label, color=color, yerr=yerr,
+                      capsize=4 if yerr else 0)
         ax.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8, padding=2)
     ax.set_xticks(positions, labels=names, rotation=20 if len(done) > 4 else 0)
     ax.set_ylim(0.0, 105.0)

@@ -52,13 +52,39 @@ def fmt_duration(seconds: float | None) -> str:
     """``75.3`` → ``"1 min 15.3 s"``; ``3725`` → ``"1 h 02 min 05 s"``."""
     if seconds is None or not math.isfinite(seconds):
         return DASH
-    if seconds < 60:
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
+    if round(seconds, 1) < 3600:  # round first, so 59.96 s reads "1 min 00.0 s", never "60.0 s"
+        minutes, secs = divmod(round(seconds, 1), 60)
         return f"{int(minutes)} min {secs:04.1f} s"
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours} h {minutes:02d} min {int(secs):02d} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {secs:02d} s"
+
+
+def fmt_interval(interval: dict[str, Any] | None, unit: str = "pp") -> str:
+    """A 95% interval: ``[-0.40, +2.80] pp`` for differences, ``[81.20%, 84.70%]`` for accuracies (fractions)."""
+    if not interval or interval.get("low") is None or interval.get("high") is None:
+        return DASH
+    if unit == "%":
+        return f"[{fmt_pct(interval['low'])}, {fmt_pct(interval['high'])}]"
+    return f"[{interval['low'] + 0.0:+.2f}, {interval['high'] + 0.0:+.2f}] pp"
+
+
+def fmt_reading(interval: dict[str, Any] | None) -> str:
+    """What a paired interval of a difference says, in words a student can act on."""
+    if not interval or interval.get("low") is None:
+        return DASH
+    if not interval["excludes_zero"]:
+        return "within seed noise"
+    return "better than base" if interval["low"] > 0 else "worse than base"
+
+
+def fmt_count(value: float | None) -> str:
+    """Epoch counts: whole numbers as integers, means over seeds with one decimal."""
+    if value is None:
+        return DASH
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.1f}"
 
 
 def md_cell(value: Any) -> str:
@@ -76,7 +102,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell)
+    env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
+                       interval=fmt_interval, reading=fmt_reading, count=fmt_count)
     return env
 
 
@@ -89,9 +116,9 @@ def _ensure_plots(run_dir: Path, run: dict[str, Any]) -> tuple[dict[str, dict[st
     images: dict[str, dict[str, Path]] = {}
     done = [v for v in run["variants"] if v["status"] == DONE]
     for variant in done:
-        plots = Path(variant["folder"]) / "plots"
+        plots = Path(variant["run_folder"]) / "plots"
         if not all((run_dir / plots / name).is_file() for name in PLOT_NAMES):
-            plot_variant(run_dir / variant["folder"])
+            plot_variant(run_dir / variant["run_folder"])
         images[variant["name"]] = {name.removesuffix(".png"): plots / name for name in PLOT_NAMES}
     if not done:
         return images, None
@@ -154,8 +181,8 @@ def compare(run_a: Path, run_b: Path) -> str:
             fmt_pp(d_f1),
             fmt_num(_done_value(va, "test_loss")),
             fmt_num(_done_value(vb, "test_loss")),
-            fmt_int(_done_value(va, "epochs_run")),
-            fmt_int(_done_value(vb, "epochs_run")),
+            fmt_count(_done_value(va, "epochs_run")),
+            fmt_count(_done_value(vb, "epochs_run")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     only = sorted({v["name"] for v in a["variants"]} ^ set(variants_b))

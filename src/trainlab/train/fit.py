@@ -17,19 +17,21 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.strategies import StrategyRegistry
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from trainlab.config import Recipe, Variant
 from trainlab.data import DataBundle, Split, TensorSplit, make_loader
+from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, write_json
 from trainlab.models import build_model
-from trainlab.report.plots import plot_variant
+from trainlab.report.plots import HISTORY_COLUMNS, plot_variant
 from trainlab.report.summary import model_summary
 from trainlab.train.callbacks import TrainThroughput
 from trainlab.train.runtime import Runtime
 from trainlab.train.task import ClassificationTask
 
 LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"]
 
 
 class BundleDataModule(L.LightningDataModule):
@@ -43,16 +45,30 @@ class BundleDataModule(L.LightningDataModule):
         self.seed = recipe.seed
         self.device_resident = recipe.data.device_resident
         self.num_workers = recipe.training.num_workers
+        self._loaders: dict[tuple[int, bool], torch.utils.data.DataLoader] = {}
+        self._resident: dict[int, TensorSplit] = {}
 
     def loader(self, split: Split, shuffle: bool) -> torch.utils.data.DataLoader:
         """In-memory data goes to the GPU when resident there; file data stays on the CPU (``root`` decides pinning).
 
         Evaluation loaders of a distributed run are sharded without padding, so each sample counts exactly once.
+        Loaders are made once per (split, shuffle) and reused by the final evaluations, so resident data is copied to
+        the GPU once and worker pools are not started twice.
         """
+        key = (id(split), shuffle)
+        if key not in self._loaders:
+            self._loaders[key] = self._make_loader(split, shuffle)
+        return self._loaders[key]
+
+    def _make_loader(self, split: Split, shuffle: bool) -> torch.utils.data.DataLoader:
         trainer = self.trainer
         root = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
         resident = isinstance(split, TensorSplit) and self.device_resident and root.type == "cuda"
         keep_on_cpu = isinstance(split, TensorSplit) and not resident
+        if resident:  # one device copy per split, shared by its shuffled and unshuffled loaders
+            if id(split) not in self._resident:
+                self._resident[id(split)] = TensorSplit(split.images.to(root), split.labels.to(root))
+            split = self._resident[id(split)]
         distributed = trainer is not None and trainer.world_size > 1
         return make_loader(
             split,
@@ -103,13 +119,24 @@ def build_variant_model(recipe: Recipe, bundle: DataBundle) -> torch.nn.Module:
 
 
 def read_history(metrics_csv: Path) -> pd.DataFrame:
-    """Collapse Lightning's CSV log (train and val metrics on separate rows) into one row per epoch."""
+    """Collapse Lightning's CSV log (train and val metrics on separate rows) into one row per epoch.
+
+    Epochs are numbered from 1 here, as people count them ("stopped after 10 epochs, best was epoch 6").
+    """
     frame = pd.read_csv(metrics_csv)
     history = frame.groupby("epoch", as_index=False).first()
+    history["epoch"] = history["epoch"].astype(int) + 1
     for column in HISTORY_COLUMNS:
         if column not in history:
             history[column] = float("nan")
-    return history[HISTORY_COLUMNS]
+    return history[list(HISTORY_COLUMNS)]
+
+
+def best_epoch(history: pd.DataFrame) -> int:
+    """The 1-based epoch of the lowest validation loss (-1 when validation never ran)."""
+    if not history["val_loss"].notna().any():
+        return -1
+    return int(history.loc[history["val_loss"].idxmin(), "epoch"])
 
 
 def _callbacks(recipe: Recipe, out_dir: Path) -> tuple[list[L.Callback], ModelCheckpoint, TrainThroughput]:
@@ -140,16 +167,33 @@ def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDa
     return {"accuracy": float(result["val_accuracy"]), "loss": float(result["val_loss"])}
 
 
-def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path, callbacks: list[L.Callback],
-                   logger: CSVLogger) -> L.Trainer:
+def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path | None, callbacks: list[L.Callback],
+                   logger: CSVLogger | bool) -> L.Trainer:
+    """The one Trainer construction; Lightning's rejections of the training settings become a TrainlabError."""
     training = recipe.training
-    return L.Trainer(
-        max_epochs=training.epochs, accelerator=runtime.accelerator, devices=training.devices,
-        num_nodes=training.num_nodes, strategy=training.strategy, precision=runtime.precision,
-        deterministic=runtime.deterministic, logger=logger, callbacks=callbacks,
-        enable_progress_bar=training.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=1, default_root_dir=out_dir,
-    )
+    try:
+        return L.Trainer(
+            max_epochs=training.epochs, accelerator=runtime.accelerator, devices=training.devices,
+            num_nodes=training.num_nodes, strategy=training.strategy, precision=runtime.precision,
+            deterministic=runtime.deterministic, logger=logger, callbacks=callbacks,
+            enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
+            enable_progress_bar=training.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
+            log_every_n_steps=1, default_root_dir=out_dir,
+        )
+    except (ValueError, TypeError, MisconfigurationException) as error:
+        settings = (f"strategy={training.strategy!r}, devices={training.devices!r}, "
+                    f"num_nodes={training.num_nodes}, accelerator={runtime.accelerator!r}")
+        raise TrainlabError(f"training settings rejected by Lightning ({settings}): {error}") from None
+
+
+def check_training_settings(recipe: Recipe, runtime: Runtime) -> None:
+    """Fail now, before a run folder exists, on a strategy / devices / precision mix that Lightning refuses."""
+    strategy = recipe.training.strategy
+    known = ["auto", *StrategyRegistry.available_strategies()]
+    if strategy not in known:
+        raise TrainlabError(f"training.strategy={strategy!r} is not a Lightning strategy; use one of: "
+                            + ", ".join(known))
+    _build_trainer(recipe, runtime, None, [], logger=False)
 
 
 def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Runtime) -> VariantResult | None:
@@ -189,11 +233,13 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         "variant": variant.name,
         "techniques": list(variant.techniques),
         "params": sum(p.numel() for p in task.model.parameters()),
+        "seed": recipe.seed,
         "epochs_run": len(history),
-        "best_epoch": int(history["val_loss"].idxmin()) if history["val_loss"].notna().any() else -1,
+        "best_epoch": best_epoch(history),
         "stopped_early": bool(stopped_early),
         "wall_time_s": time.perf_counter() - started,
         "train_images_per_s": throughput.images_per_second,
+        "runtime": runtime.to_dict(),
         "classes": list(bundle.classes),
         "train": train_metrics,
         "val": val_metrics,

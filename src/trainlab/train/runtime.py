@@ -37,6 +37,10 @@ def resolve_runtime(training: TrainingConfig) -> Runtime:
     precision = training.precision
     if precision == "auto":
         precision = "bf16-mixed" if on_gpu else "32-true"
+    if precision == "16-mixed" and not on_gpu:
+        # Lightning would silently train in bf16 instead; say so rather than record a precision that did not run.
+        raise TrainlabError("training.precision='16-mixed' needs CUDA (fp16 autocast); on the CPU use 32-true or "
+                            "bf16-mixed")
     channels_last = on_gpu if training.channels_last == "auto" else bool(training.channels_last)
     if on_gpu:
         device_name = f"cuda: {torch.cuda.get_device_name(0)}"

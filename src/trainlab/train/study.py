@@ -1,8 +1,9 @@
-"""Run every variant of a recipe's study and render the report.
+"""Run every variant of a recipe's study, once per seed, and render the report.
 
 The data is built once and shared by all variants; a variant may change anything but the data. The run folder is
-created only after the recipe, the variants and the data have all been validated, so a user mistake leaves no folder.
-A variant whose ``metrics.json`` exists is skipped, which is how ``--resume`` continues an interrupted study.
+created only after the recipe, the variants, the data, every variant's model and its Lightning settings have all been
+checked, so a user mistake leaves no folder. A run whose ``metrics.json`` exists is skipped, which is how ``--resume``
+continues an interrupted study. With ``study.repeats`` > 1 each variant gets one sub-folder per seed (``base/seed-0``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from trainlab.config import Recipe, Variant
@@ -21,7 +23,7 @@ from trainlab.data import DataBundle, build_dataset
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, read_json, write_json
 from trainlab.report import render
-from trainlab.train.fit import fit_variant
+from trainlab.train.fit import build_variant_model, check_training_settings, fit_variant, quiet_lightning
 from trainlab.train.runtime import Runtime, resolve_runtime, versions
 
 Notify = Callable[[str], None]
@@ -38,10 +40,48 @@ def check_variants(recipe: Recipe) -> list[Variant]:
     return variants
 
 
+def seeded_runs(recipe: Recipe, variant: Variant) -> list[tuple[str, Variant]]:
+    """``(folder, variant with its seed set)`` for each seed of the study; one seed keeps the plain variant folder."""
+    seeds = recipe.seeds
+    if len(seeds) == 1:
+        return [(variant.folder, variant)]
+    return [
+        (f"{variant.folder}/seed-{seed}", variant.model_copy(update={"recipe": variant.recipe.with_overrides(
+            {"seed": seed}, origin=f"seed {seed} of variant {variant.name!r}")}))
+        for seed in seeds
+    ]
+
+
+def preflight(variants: list[Variant], bundle: DataBundle) -> dict[str, Runtime]:
+    """Check what would otherwise fail mid-study: each variant's runtime, model options and Lightning settings.
+
+    Models are built on the meta device (shapes only, no memory), so this costs well under a second.
+    """
+    quiet_lightning()
+    runtimes = {}
+    for variant in variants:
+        runtime = resolve_runtime(variant.recipe.training)
+        with torch.device("meta"):
+            build_variant_model(variant.recipe, bundle)
+        check_training_settings(variant.recipe, runtime)
+        runtimes[variant.name] = runtime
+    return runtimes
+
+
+def _job_id() -> str | None:
+    """The id every process of one distributed launch shares (torchrun's run id, SLURM's job id), else None.
+
+    A single process ignores SLURM_JOB_ID: two studies inside one batch job must not share a folder.
+    """
+    world = max(int(os.environ.get("WORLD_SIZE", "1") or 1), int(os.environ.get("SLURM_NTASKS", "1") or 1))
+    job_id = os.environ.get("TORCHELASTIC_RUN_ID") or (os.environ.get("SLURM_JOB_ID") if world > 1 else None)
+    return job_id if job_id and job_id != "none" else None
+
+
 def new_run_dir(recipe: Recipe) -> Path:
-    """``runs/<study>/<timestamp>``; under torchrun or SLURM the job id names it, so every rank agrees."""
-    job_id = os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("SLURM_JOB_ID")
-    if job_id and job_id != "none":
+    """``runs/<study>/<timestamp>``; in a distributed launch the job id names it, so every rank agrees."""
+    job_id = _job_id()
+    if job_id:
         return recipe.output.dir / recipe.name / f"job-{job_id}"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = recipe.output.dir / recipe.name / stamp
@@ -58,7 +98,12 @@ def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, ru
         "description": recipe.description,
         "mode": recipe.study.mode,
         "base": variants[0].name,
-        "variants": [{"name": v.name, "folder": v.folder, "techniques": list(v.techniques)} for v in variants],
+        "seeds": recipe.seeds,
+        "variants": [
+            {"name": v.name, "folder": v.folder, "techniques": list(v.techniques),
+             "runs": [{"seed": run.recipe.seed, "folder": folder} for folder, run in seeded_runs(recipe, v)]}
+            for v in variants
+        ],
         "started": datetime.now().isoformat(timespec="seconds"),
         "finished": None,
         "wall_time_s": None,
@@ -87,31 +132,27 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     variants = check_variants(recipe)
     if rank_zero_only.rank != 0:  # under torchrun / SLURM every rank runs this; one speaks
         notify = _silent
-    runtime = resolve_runtime(recipe.training)
     record = _check_resume(resume, recipe) if resume is not None else None
     notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
     bundle = build_dataset(recipe.data, recipe.output.cache_dir)
+    runtimes = preflight(variants, bundle)
     run_dir = resume if resume is not None else new_run_dir(recipe)
+    if record is None and (run_dir / "study.json").is_file():  # a requeued distributed job finds its own folder
+        record = _check_resume(run_dir, recipe)
     is_rank_zero = rank_zero_only.rank == 0
+    runtime = runtimes[variants[0].name]
     if record is None:
         record = study_record(recipe, variants, bundle, runtime)
     if is_rank_zero and not (run_dir / "study.json").is_file():
         atomic_write_text(run_dir / "recipe.yaml", recipe.to_yaml())
         write_json(run_dir / "study.json", record)
-    notify(f"run folder: {run_dir}  ({len(variants)} variant(s) on {runtime.device_name}, {runtime.precision})")
+    seeds = f", seeds {recipe.seeds[0]}..{recipe.seeds[-1]}" if len(recipe.seeds) > 1 else ""
+    notify(f"run folder: {run_dir}  ({len(variants)} variant(s){seeds} on {runtime.device_name}, {runtime.precision})")
     started = time.perf_counter()
     for index, variant in enumerate(variants, start=1):
-        variant_dir = run_dir / variant.folder
-        if (variant_dir / "metrics.json").is_file():
-            notify(f"[{index}/{len(variants)}] {variant.name}: already done, skipped")
-            continue
-        notify(f"[{index}/{len(variants)}] {variant.name}: training")
-        result = fit_variant(variant, bundle, variant_dir, runtime)
-        if result is None:  # a non-zero rank of a distributed run: rank 0 writes the study files
-            continue
-        test = result.metrics["test"]
-        notify(f"[{index}/{len(variants)}] {variant.name}: test accuracy {test['accuracy']:.2%}, "
-               f"{result.metrics['train_images_per_s']:.0f} train images/s")
+        for folder, seeded in seeded_runs(recipe, variant):
+            label = f"[{index}/{len(variants)}] {variant.name}" + (f" seed {seeded.recipe.seed}" if seeds else "")
+            _run_one(run_dir / folder, seeded, bundle, runtimes[variant.name], label, notify)
     if not is_rank_zero:
         return run_dir
     record["finished"] = datetime.now().isoformat(timespec="seconds")
@@ -121,6 +162,17 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     notify(f"report: {html}")
     return run_dir
 
+
+def _run_one(out_dir: Path, variant: Variant, bundle: DataBundle, runtime: Runtime, label: str,
+             notify: Notify) -> None:
+    if (out_dir / "metrics.json").is_file():
+        notify(f"{label}: already done, skipped")
+        return
+    notify(f"{label}: training")
+    result = fit_variant(variant, bundle, out_dir, runtime)
+    if result is not None:  # None on a non-zero rank of a distributed run: rank 0 writes the files
+        notify(f"{label}: test accuracy {result.metrics['test']['accuracy']:.2%}, "
+               f"{result.metrics['train_images_per_s']:.0f} train images/s")
 
 
 def _silent(_: str) -> None:
