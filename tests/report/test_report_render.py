@@ -9,7 +9,16 @@ import pytest
 
 from trainlab.errors import TrainlabError
 from trainlab.report import compare, load_run, render
-from trainlab.report.render import _environment, fmt_duration, fmt_pct, fmt_pp, md_cell
+from trainlab.report.render import (
+    _environment,
+    fmt_count,
+    fmt_duration,
+    fmt_interval,
+    fmt_pct,
+    fmt_pp,
+    fmt_reading,
+    md_cell,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SKIPPED_PATH = "raw/dog/broken_001.jpg"  # as written by the fake_run fixture
@@ -219,4 +228,13 @@ def test_formatters() -> None:
     assert fmt_pp(None) == "—"
     assert fmt_duration(12.34) == "12.3 s"
     assert fmt_duration(3725) == "1 h 02 min 05 s"
+    assert fmt_duration(59.96) == "1 min 00.0 s"  # rounded before splitting: never "60.0 s"
+    assert fmt_duration(3599.97) == "1 h 00 min 00 s"
+    assert fmt_duration(119.99) == "2 min 00.0 s"
+    assert fmt_interval({"low": -0.4, "high": 2.8}) == "[-0.40, +2.80] pp"
+    assert fmt_interval({"low": 0.812, "high": 0.847}, "%") == "[81.20%, 84.70%]"
+    assert fmt_interval(None) == "—"
+    assert fmt_reading({"low": -0.4, "high": 2.8, "excludes_zero": False}) == "within seed noise"
+    assert fmt_reading({"low": 0.3, "high": 2.8, "excludes_zero": True}) == "better than base"
+    assert fmt_count(7.0) == "7" and fmt_count(7.25) == "7.2"
     assert md_cell("a|b\nc") == "a\\|b c"
