@@ -117,7 +117,17 @@ def test_class_with_only_unreadable_images_is_named(tiny_folder: Path, tmp_path:
 def test_no_class_folders(tmp_path: Path, images: SimpleNamespace) -> None:
     root = tmp_path / "flat"
     images.write(root / "a.jpg", (8, 8), 0)
-    with pytest.raises(TrainlabError, match=rf"{root} has no class folders"):
+    with pytest.raises(TrainlabError, match=rf"{root} has no class folders") as raised:
+        build_dataset(config(root), tmp_path / "cache")
+    assert "did you mean" not in str(raised.value)
+
+
+def test_a_folder_holding_only_an_archive_points_at_it(tmp_path: Path) -> None:
+    """As ../shared/data/cnn_dataset does: the folder holds cnn_dataset.tar.gz, not class folders."""
+    root = tmp_path / "shipped"
+    root.mkdir()
+    (root / "cnn_dataset.tar.gz").write_bytes(b"")
+    with pytest.raises(TrainlabError, match=r"did you mean --data .*shipped/cnn_dataset\.tar\.gz\?"):
         build_dataset(config(root), tmp_path / "cache")
 
 

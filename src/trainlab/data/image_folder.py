@@ -30,7 +30,7 @@ from trainlab.config import DataConfig
 from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit
 from trainlab.data.image_cache import IMAGE_EXTENSIONS, check_files, load_or_decode
 from trainlab.data.registry import DATASETS
-from trainlab.data.sources import resolve_source
+from trainlab.data.sources import TAR_SUFFIXES, ZIP_SUFFIXES, resolve_source
 from trainlab.data.splits import check_coverage, split_sizes, stratified_split, take_stratified
 from trainlab.errors import TrainlabError
 
@@ -66,9 +66,11 @@ def scan_classes(folder: Path, root: Path, max_per_class: int | None) -> ClassFi
     """Class folders of ``folder`` and their image files; raises for no classes, an empty class, or one class."""
     class_dirs = _subfolders(folder)
     if not class_dirs:
+        archives = sorted(p.name for p in folder.iterdir() if p.name.lower().endswith(ZIP_SUFFIXES + TAR_SUFFIXES))
+        hint = f"; it holds the archive {archives[0]}: did you mean --data {folder / archives[0]}?" if archives else ""
         raise TrainlabError(
             f"{folder} has no class folders; expected one sub-folder per class holding its images "
-            f"({EXTENSIONS_TEXT}), e.g. {folder}/dogs/1.jpg"
+            f"({EXTENSIONS_TEXT}), e.g. {folder}/dogs/1.jpg{hint}"
         )
     classes: ClassFiles = {}
     for class_dir in class_dirs:
