@@ -120,11 +120,13 @@ class StudyConfig(Strict):
     ``cumulative``: base, base+t1, base+t1+t2, ...;  ``one_at_a_time``: base, base+t1, base+t2, ...;
     ``single``: the base recipe alone. ``repeats`` trains every variant with seeds ``seed, seed+1, ...`` so the report
     can give each difference a confidence interval; the data split (``data.split_seed``) stays the same.
+    ``baselines`` are non-deep models (see ``trainlab.train.baselines``) fitted on the same split for comparison.
     """
 
     mode: Literal["cumulative", "one_at_a_time", "single"] = "single"
     techniques: dict[str, dict[str, Any]] = Field(default_factory=dict)
     repeats: Annotated[int, Field(gt=0, le=100)] = 1
+    baselines: list[str] = Field(default_factory=lambda: ["majority", "logistic"])  # [] for none
 
     @field_validator("techniques")
     @classmethod

@@ -212,3 +212,12 @@ def test_course_images_from_files(cnn_dataset_dir: Path, tmp_path: Path) -> None
     mean, std = files.channel_stats()
     assert mean == pytest.approx(memory.channel_stats()[0], abs=1e-6)
     assert all(0.2 < m < 0.8 for m in mean) and all(0.1 < s < 0.5 for s in std)
+
+
+def test_baseline_features_are_the_same_from_files(tiny_folder: Path, tmp_path: Path) -> None:
+    from trainlab.train.baselines import pixel_features
+
+    memory, files = both(tiny_folder, tmp_path)
+    from_memory, labels_memory = pixel_features(memory.train)
+    from_files, labels_files = pixel_features(files.train)
+    assert np.array_equal(labels_memory, labels_files) and np.allclose(from_memory, from_files)

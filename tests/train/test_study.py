@@ -14,7 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.report.load import load_run
 from trainlab.train.study import new_run_dir, run_study
 
-FAST = ["training.epochs=3", "training.progress_bar=false", "training.batch_size=128"]
+FAST = ["training.epochs=3", "training.progress_bar=false", "training.batch_size=128", "study.baselines=[]"]
 
 
 def _quiet(_: str) -> None:
@@ -29,7 +29,7 @@ def _run(tmp_path: Path, recipe: str, *overrides: str, resume: Path | None = Non
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory.mktemp("demo"), "digits-demo")
+    return _run(tmp_path_factory.mktemp("demo"), "digits-demo", "study.baselines=[majority, logistic]")
 
 
 def test_demo_study_writes_every_artifact(demo_run: Path) -> None:
@@ -50,6 +50,14 @@ def test_demo_study_writes_every_artifact(demo_run: Path) -> None:
     html = (demo_run / "report.html").read_text()
     assert "data:image/png;base64," in html and "+l2+dropout" in html
     assert (demo_run / "report.md").read_text().count("|") > 20
+
+
+def test_demo_study_reports_its_baselines(demo_run: Path) -> None:
+    baselines = json.loads((demo_run / "baselines.json").read_text())["baselines"]
+    assert [row["name"] for row in baselines] == ["majority", "logistic"]
+    assert baselines[0]["test"]["accuracy"] < 0.2 < 0.85 < baselines[1]["test"]["accuracy"]
+    markdown = (demo_run / "report.md").read_text()
+    assert "## Baselines" in markdown and "against the best baseline (logistic" in markdown
 
 
 def test_demo_study_learns_far_beyond_chance(demo_run: Path) -> None:
@@ -130,6 +138,7 @@ def test_early_stopping_stops_and_evaluates_the_restored_best_epoch(tmp_path: Pa
         ("training.strategy=fsdp", "rejected by Lightning"),
         ("training.precision=16-mixed", "'16-mixed' needs CUDA"),
         ("study.techniques.half={training.precision: 16-mixed}", "'16-mixed' needs CUDA"),
+        ("study.baselines=[majority, knn]", "unknown baseline 'knn'; known: logistic, majority"),
     ],
 )
 def test_model_and_trainer_mistakes_fail_before_any_run_folder(tmp_path: Path, override: str, message: str) -> None:

@@ -15,6 +15,7 @@ from trainlab.report.plots import read_history
 from trainlab.report.stats import mean_interval, paired_difference
 
 SPLITS = ("train", "val", "test")
+BASELINES_FILE = "baselines.json"
 # The scalar results averaged over the seeds of a repeated study (the per-class table and plots show one seed).
 AVERAGED = ("train_accuracy", "val_accuracy", "test_accuracy", "test_loss", "precision_macro", "recall_macro",
             "f1_macro", "epochs_run", "best_epoch", "wall_time_s", "train_images_per_s")
@@ -142,6 +143,27 @@ def pp_difference(value: float) -> float:
     return round(100.0 * value, 2) + 0.0
 
 
+def _baselines(run_dir: Path) -> dict[str, Any] | None:
+    """The non-deep baselines of ``baselines.json`` (absent in runs with ``study.baselines: []``), best first."""
+    path = run_dir / BASELINES_FILE
+    if not path.is_file():
+        return None
+    payload = _load_json(path, "the baselines fitted on the study's split")
+    rows = []
+    for index, entry in enumerate(_field(payload, ("baselines",), list, path)):
+        if not isinstance(entry, dict):
+            raise TrainlabError(f"{path} is malformed: baselines[{index}] must be an object")
+        rows.append({
+            "name": str(_field(entry, ("name",), str, path)),
+            "description": str(entry.get("description") or ""),
+            "train_accuracy": _field(entry, ("train_accuracy",), float, path),
+            **{key: _field(entry, ("test", key), float, path) for key in ("accuracy", "f1_macro")},
+            "fit_time_s": float(entry.get("fit_time_s") or 0.0),
+        })
+    rows.sort(key=lambda row: row["accuracy"], reverse=True)
+    return {"features": str(payload.get("features") or ""), "rows": rows}
+
+
 def _runs_of(entry: dict[str, Any], folder: str, seed: Any, path: Path) -> list[dict[str, Any]]:
     """The (seed, folder) runs of one variant; runs written before repeated seeds existed are one run in ``folder``."""
     runs = entry.get("runs") or [{"seed": seed if isinstance(seed, int) else 0, "folder": folder}]
@@ -189,7 +211,8 @@ def _compare_with_base(variant: dict[str, Any], base: dict[str, Any] | None) -> 
 
 
 def load_run(run_dir: Path) -> dict[str, Any]:
-    """Read ``run_dir`` into ``{"run_dir", "study", "data", "variants", "base", "shared_summary", "repeated"}``.
+    """Read ``run_dir`` into ``{"run_dir", "study", "data", "variants", "base", "shared_summary", "repeated",
+    "baselines"}`` (``baselines``: None, or ``{"features", "rows"}`` best first and ``base_lift_pp``).
 
     ``variants`` lists every variant of ``study.json`` in order, each with ``name``, ``folder``, ``techniques``,
     ``status`` ("done" or "not run") and, when done, its numbers (accuracies as fractions), ``delta_pp`` (test
@@ -223,6 +246,11 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     if done and len({v["params"] for v in done}) == 1:
         first = base if base in done else done[0]
         shared_summary = first["summary"]
+    baselines = _baselines(run_dir)
+    if baselines is not None:
+        comparable = baselines["rows"] and base is not None and base["status"] == DONE
+        lift = base["test_accuracy"] - baselines["rows"][0]["accuracy"] if comparable else None
+        baselines["base_lift_pp"] = None if lift is None else pp_difference(lift)
     meta_keys = ("description", "mode", "seed", "started", "finished", "wall_time_s", "device", "precision")
     seeds = study.get("seeds") if isinstance(study.get("seeds"), list) else [study.get("seed")]
     return {
@@ -238,4 +266,5 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         "base": base["name"] if base else None,
         "shared_summary": shared_summary,
         "repeated": len(seeds) > 1,
+        "baselines": baselines,
     }

@@ -23,6 +23,8 @@ from trainlab.data import DataBundle, build_dataset
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, read_json, write_json
 from trainlab.report import render
+from trainlab.report.load import BASELINES_FILE
+from trainlab.train.baselines import BASELINES, run_baselines
 from trainlab.train.fit import build_variant_model, check_training_settings, fit_variant, quiet_lightning
 from trainlab.train.runtime import Runtime, resolve_runtime, versions
 
@@ -52,12 +54,14 @@ def seeded_runs(recipe: Recipe, variant: Variant) -> list[tuple[str, Variant]]:
     ]
 
 
-def preflight(variants: list[Variant], bundle: DataBundle) -> dict[str, Runtime]:
-    """Check what would otherwise fail mid-study: each variant's runtime, model options and Lightning settings.
-
-    Models are built on the meta device (shapes only, no memory), so this costs well under a second.
+def preflight(recipe: Recipe, variants: list[Variant], bundle: DataBundle) -> dict[str, Runtime]:
+    """Check what would otherwise fail mid-study: baseline names, each variant's runtime, model options and
+    Lightning settings. Models are built on the meta device (shapes only, no memory), so this costs well under a
+    second.
     """
     quiet_lightning()
+    for name in recipe.study.baselines:
+        BASELINES.get(name)
     runtimes = {}
     for variant in variants:
         runtime = resolve_runtime(variant.recipe.training)
@@ -135,7 +139,7 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     record = _check_resume(resume, recipe) if resume is not None else None
     notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
     bundle = build_dataset(recipe.data, recipe.output.cache_dir)
-    runtimes = preflight(variants, bundle)
+    runtimes = preflight(recipe, variants, bundle)
     run_dir = resume if resume is not None else new_run_dir(recipe)
     if record is None and (run_dir / "study.json").is_file():  # a requeued distributed job finds its own folder
         record = _check_resume(run_dir, recipe)
@@ -146,6 +150,9 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     if is_rank_zero and not (run_dir / "study.json").is_file():
         atomic_write_text(run_dir / "recipe.yaml", recipe.to_yaml())
         write_json(run_dir / "study.json", record)
+    if is_rank_zero and recipe.study.baselines and not (run_dir / BASELINES_FILE).is_file():
+        notify(f"baselines: {', '.join(recipe.study.baselines)}")
+        write_json(run_dir / BASELINES_FILE, run_baselines(recipe.study.baselines, bundle, recipe.seed))
     seeds = f", seeds {recipe.seeds[0]}..{recipe.seeds[-1]}" if len(recipe.seeds) > 1 else ""
     notify(f"run folder: {run_dir}  ({len(variants)} variant(s){seeds} on {runtime.device_name}, {runtime.precision})")
     started = time.perf_counter()

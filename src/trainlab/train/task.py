@@ -12,34 +12,14 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-    MulticlassPrecision,
-    MulticlassRecall,
-)
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
 
 from trainlab.config import RegularizationConfig, TrainingConfig
 from trainlab.data import BatchAugment
 from trainlab.data.augment import prepare_batch
+from trainlab.train.metrics import classification_metrics, summarize
 from trainlab.train.optim import build_optimizer, build_scheduler
-
-
-def _test_metrics(num_classes: int) -> MetricCollection:
-    return MetricCollection(
-        {
-            "accuracy": MulticlassAccuracy(num_classes, average="micro"),
-            "precision_macro": MulticlassPrecision(num_classes, average="macro"),
-            "recall_macro": MulticlassRecall(num_classes, average="macro"),
-            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
-            "precision": MulticlassPrecision(num_classes, average=None),
-            "recall": MulticlassRecall(num_classes, average=None),
-            "f1": MulticlassF1Score(num_classes, average=None),
-            "confusion_matrix": MulticlassConfusionMatrix(num_classes),
-        }
-    )
 
 
 class ClassificationTask(L.LightningModule):
@@ -69,7 +49,7 @@ class ClassificationTask(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.test_metrics = _test_metrics(num_classes)
+        self.test_metrics = classification_metrics(num_classes)
         self.test_results: dict[str, Any] = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -111,22 +91,8 @@ class ClassificationTask(L.LightningModule):
         self.log("test_loss", self.test_loss, on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
-        computed = self.test_metrics.compute()
+        self.test_results = summarize(self.test_metrics.compute(), self.classes)
         self.test_metrics.reset()
-        summary_keys = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
-        results: dict[str, Any] = {key: computed[key].item() for key in summary_keys}
-        matrix = computed["confusion_matrix"].long().tolist()
-        results["per_class"] = {
-            name: {
-                "precision": computed["precision"][index].item(),
-                "recall": computed["recall"][index].item(),
-                "f1": computed["f1"][index].item(),
-                "support": int(sum(matrix[index])),
-            }
-            for index, name in enumerate(self.classes)
-        }
-        results["confusion_matrix"] = matrix
-        self.test_results = results
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.model, self.training_config, self.weight_decay)

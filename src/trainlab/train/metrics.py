@@ -1,0 +1,58 @@
+"""The classification metrics of the test split, from torchmetrics, shared by the deep models and the baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+SUMMARY_KEYS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """Accuracy, macro and per-class precision / recall / F1, and the confusion matrix."""
+    return MetricCollection(
+        {
+            "accuracy": MulticlassAccuracy(num_classes, average="micro"),
+            "precision_macro": MulticlassPrecision(num_classes, average="macro"),
+            "recall_macro": MulticlassRecall(num_classes, average="macro"),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+            "precision": MulticlassPrecision(num_classes, average=None),
+            "recall": MulticlassRecall(num_classes, average=None),
+            "f1": MulticlassF1Score(num_classes, average=None),
+            "confusion_matrix": MulticlassConfusionMatrix(num_classes),
+        }
+    )
+
+
+def summarize(computed: dict[str, torch.Tensor], classes: Sequence[str]) -> dict[str, Any]:
+    """The JSON form written to ``metrics.json["test"]``: summary numbers, per-class entries, confusion matrix."""
+    results: dict[str, Any] = {key: computed[key].item() for key in SUMMARY_KEYS}
+    matrix = computed["confusion_matrix"].long().tolist()
+    results["per_class"] = {
+        name: {
+            "precision": computed["precision"][index].item(),
+            "recall": computed["recall"][index].item(),
+            "f1": computed["f1"][index].item(),
+            "support": int(sum(matrix[index])),
+        }
+        for index, name in enumerate(classes)
+    }
+    results["confusion_matrix"] = matrix
+    return results
+
+
+def score_predictions(predictions: torch.Tensor, labels: torch.Tensor, classes: Sequence[str]) -> dict[str, Any]:
+    """``summarize`` for class predictions (int [N]) or probabilities ([N, classes]) made outside Lightning."""
+    collection = classification_metrics(len(classes))
+    collection.update(predictions, labels)
+    return summarize(collection.compute(), classes)
