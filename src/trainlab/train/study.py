@@ -60,8 +60,10 @@ def preflight(recipe: Recipe, variants: list[Variant], bundle: DataBundle) -> di
     second.
     """
     quiet_lightning()
-    for name in recipe.study.baselines:
-        BASELINES.get(name)
+    unknown = [name for name in recipe.study.baselines if name not in BASELINES]
+    if unknown:
+        raise TrainlabError(f"study.baselines: unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES.names())}"
+                            " (or [] for none)")
     runtimes = {}
     for variant in variants:
         runtime = resolve_runtime(variant.recipe.training)
