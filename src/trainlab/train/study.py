@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from trainlab.config import Recipe, Variant
+from trainlab.config import Recipe, Variant, load_recipe
 from trainlab.data import DataBundle, build_dataset
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, read_json, write_json
@@ -122,15 +122,36 @@ def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, ru
     }
 
 
+def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value and not prefix.startswith("study.techniques"):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _check_resume(run_dir: Path, recipe: Recipe) -> dict[str, Any]:
-    study_file = run_dir / "study.json"
-    if not study_file.is_file():
-        raise TrainlabError(f"cannot resume {run_dir}: it is not a trainlab run folder (study.json is missing)")
-    record = read_json(study_file)
-    saved = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").is_file() else ""
-    if saved != recipe.to_yaml():
-        raise TrainlabError(f"cannot resume {run_dir}: its recipe.yaml differs from the recipe given now")
-    return record
+    """The saved study record, once the run folder's recipe is shown to equal ``recipe`` key by key.
+
+    The saved recipe is validated again, so keys added to trainlab since (with their defaults) do not block a resume.
+    """
+    study_file, recipe_file = run_dir / "study.json", run_dir / "recipe.yaml"
+    if not study_file.is_file() or not recipe_file.is_file():
+        raise TrainlabError(f"cannot resume {run_dir}: it is not a trainlab run folder (study.json or recipe.yaml "
+                            "is missing)")
+    try:
+        saved = load_recipe(recipe_file)
+    except TrainlabError as error:
+        raise TrainlabError(f"cannot resume {run_dir}: its recipe no longer validates ({error})") from None
+    before, now = _flatten(saved.to_dict()), _flatten(recipe.to_dict())
+    changed = [key for key in sorted(before.keys() | now.keys()) if before.get(key) != now.get(key)]
+    if changed:
+        shown = "; ".join(f"{key}: {before.get(key)!r} then, {now.get(key)!r} now" for key in changed[:5])
+        raise TrainlabError(f"cannot resume {run_dir}: the recipe differs from the one it ran with ({shown}); "
+                            "run it with the same recipe and --set values, or start a new run")
+    return read_json(study_file)
 
 
 def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> Path:
