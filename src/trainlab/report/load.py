@@ -6,6 +6,7 @@ Nothing here formats or renders: numbers stay numbers (accuracies as fractions, 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -192,7 +193,7 @@ def _load_variant(run_dir: Path, entry: dict[str, Any], seed: Any, path: Path) -
     variant["replicates"] = [{"seed": run["seed"], **{k: result[k] for k in AVERAGED}} for run, result in finished]
     if len(finished) > 1:
         for key in AVERAGED:
-            variant[key] = mean_interval([result[key] for _, result in finished]).mean
+            variant[key] = statistics.fmean(result[key] for _, result in finished)
     variant["test_accuracy_interval"] = mean_interval([result["test_accuracy"] for _, result in finished]).to_dict()
     return variant
 
