@@ -126,7 +126,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
     from trainlab.report import render
 
     html, markdown = render(run_dir)
-    console.print(f"{html}\n{markdown}", highlight=False)
+    console.print(f"{html}\n{markdown}", highlight=False, markup=False)
 
 
 @app.command()

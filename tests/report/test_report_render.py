@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -238,3 +239,16 @@ def test_formatters() -> None:
     assert fmt_reading({"low": 0.3, "high": 2.8, "excludes_zero": True}) == "better than base"
     assert fmt_count(7.0) == "7" and fmt_count(7.25) == "7.2"
     assert md_cell("a|b\nc") == "a\\|b c"
+
+
+def test_report_command_prints_paths_with_brackets_as_they_are(fake_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from trainlab.cli import app
+
+    odd = tmp_path / "run [bold] [/x]"
+    shutil.copytree(fake_run, odd)
+    result = CliRunner().invoke(app, ["report", str(odd)])
+    assert result.exit_code == 0, result.output
+    assert str(odd / "report.html") in result.output.replace("\n", "")
+

@@ -27,6 +27,9 @@ def test_torchrun_two_processes_write_one_report(tmp_path: Path) -> None:
     assert done.stdout.count("report:") == 1  # only rank 0 speaks
     (run_dir,) = (tmp_path / "runs" / "digits-demo").iterdir()  # both ranks agreed on one folder
     assert run_dir.name.startswith("job-") and (run_dir / "report.html").is_file()
+    # rank 0 scores the baselines after training, alone, while the process group is still up
+    baselines = json.loads((run_dir / "baselines.json").read_text())["baselines"]
+    assert [row["name"] for row in baselines] == ["majority", "logistic"]
     metrics = json.loads((run_dir / "base" / "metrics.json").read_text())
     test_counts = json.loads((run_dir / "study.json").read_text())["data"]["counts"]["test"]
     # every test image evaluated exactly once across the two ranks: no padding duplicates

@@ -12,6 +12,8 @@ import pytest
 from trainlab.config import load_recipe
 from trainlab.errors import TrainlabError
 from trainlab.report.load import load_run
+from trainlab.train import study as study_module
+from trainlab.train.runtime import Runtime
 from trainlab.train.study import new_run_dir, run_study
 
 FAST = ["training.epochs=3", "training.progress_bar=false", "training.batch_size=128", "study.baselines=[]"]
@@ -90,12 +92,15 @@ def test_resume_skips_finished_variants(tmp_path: Path) -> None:
     run_dir = _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=1")
     metrics_file = run_dir / "base" / "metrics.json"
     stamp = metrics_file.stat().st_mtime_ns
-    # A recipe.yaml written before a key existed (here: study.repeats) still resumes: the key takes its default.
+    # A recipe.yaml written by an older trainlab still resumes: it lacks study.repeats (the default applies) and
+    # holds the retired, never-used study.seeds.
     saved = run_dir / "recipe.yaml"
     text = saved.read_text()
     assert "  repeats: 1\n" in text
-    saved.write_text(text.replace("  repeats: 1\n", ""))
-    resumed = _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=1", resume=run_dir)
+    saved.write_text(text.replace("  repeats: 1\n", "  seeds:\n  - 0\n"))
+    # Settings that cannot change results (the progress bar, workers, folders) may differ on resume.
+    resumed = _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=1", "training.progress_bar=true",
+                   f"output.cache_dir={tmp_path / 'other-cache'}", resume=run_dir)
     assert resumed == run_dir and metrics_file.stat().st_mtime_ns == stamp
     with pytest.raises(TrainlabError, match=r"differs .*\(training\.epochs: 1 then, 2 now\)"):
         _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=2", resume=run_dir)
@@ -177,6 +182,14 @@ def test_repeated_seeds_give_paired_intervals_in_the_report(tmp_path: Path) -> N
     assert "## Seed variation" in markdown and "| plus-l2/seed-0" not in markdown
     assert "3/3" in markdown and ("within seed noise" in markdown or "than base" in markdown)
 
+    # A study stopped part-way: Δ stays paired, over the seeds both variants have finished.
+    for missing in ("plus-l2/seed-1", "plus-l2/seed-2", "base/seed-1"):
+        (run_dir / missing / "metrics.json").unlink()
+    base, l2 = load_run(run_dir)["variants"]
+    assert l2["delta_pp"] == pytest.approx(100 * (accuracies["plus-l2", 0] - accuracies["base", 0]), abs=0.006)
+    assert l2["delta_interval"] is None and len(l2["replicates"]) == 1 and len(base["replicates"]) == 2
+    assert 0.0 <= base["test_accuracy_interval"]["low"] <= base["test_accuracy_interval"]["high"] <= 1.0
+
 
 def test_each_variant_runs_with_its_own_runtime(tmp_path: Path) -> None:
     run_dir = _run(tmp_path, "digits-demo", "study.mode=one_at_a_time", "training.epochs=1",
@@ -196,4 +209,24 @@ def test_run_folder_uses_a_job_id_only_for_a_distributed_launch(monkeypatch: pyt
     assert new_run_dir(recipe).name == "job-4242"  # srun's tasks share the job's folder
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc")
     assert new_run_dir(recipe).name == "job-abc"
+
+
+def test_resume_of_a_corrupt_run_folder_is_one_clear_error(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "recipe.yaml").write_text(load_recipe("digits-demo", FAST).to_yaml())
+    (run_dir / "study.json").write_text("{oops")
+    with pytest.raises(TrainlabError, match=r"study\.json is not readable JSON"):
+        run_study(load_recipe("digits-demo", FAST), resume=run_dir, notify=_quiet)
+
+
+def test_resident_gpu_data_with_workers_fails_before_any_run_folder(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA, in-memory data lives on the GPU, where DataLoader workers cannot reach it."""
+    gpu = Runtime(accelerator="gpu", precision="bf16-mixed", channels_last=True, deterministic=False,
+                  device_name="cuda: pretend")
+    monkeypatch.setattr(study_module, "resolve_runtime", lambda training: gpu)
+    with pytest.raises(TrainlabError, match=r"training\.num_workers must be 0 when in-memory data lives on the GPU"):
+        _run(tmp_path, "digits-demo", "training.num_workers=2")
+    assert not (tmp_path / "runs").exists()
 

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         console.print(render_table(rows, title=title))
         failed = [row.name for row in rows if not row.passed]
         if failed:
-            console.print(f"FAILED: {', '.join(failed)}", highlight=False)
+            console.print(f"FAILED: {', '.join(failed)}", highlight=False, markup=False)
             raise typer.Exit(code=1)
         console.print(f"all {len(rows)} tensors pass", highlight=False)
 
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(s.label, s.quantity, f"{s.measured_factor:.6f}", f"{s.theoretical_factor:.6f}", s.verdict)
         console = Console()
         console.print(table)
-        console.print("\n".join(str(path) for path in paths), highlight=False, soft_wrap=True)
+        console.print("\n".join(str(path) for path in paths), highlight=False, markup=False, soft_wrap=True)
 
     @app.command("lstm-step")
     @user_errors

@@ -24,7 +24,7 @@ NOT_RUN = "not run"
 DONE = "done"
 
 
-def _load_json(path: Path, expected: str) -> dict[str, Any]:
+def read_json_object(path: Path, expected: str) -> dict[str, Any]:
     try:
         payload = read_json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -96,7 +96,7 @@ def _data_summary(study: dict[str, Any], path: Path) -> dict[str, Any]:
 def _variant_results(variant_dir: Path) -> dict[str, Any]:
     """The numbers of one finished variant, read from its ``metrics.json``, ``history.csv`` and ``summary.txt``."""
     path = variant_dir / "metrics.json"
-    metrics = _load_json(path, "the metrics of one variant")
+    metrics = read_json_object(path, "the metrics of one variant")
     classes = [str(name) for name in _field(metrics, ("classes",), list, path)]
     matrix = _field(metrics, ("test", "confusion_matrix"), list, path)
     n = len(classes)
@@ -149,7 +149,7 @@ def _baselines(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / BASELINES_FILE
     if not path.is_file():
         return None
-    payload = _load_json(path, "the baselines fitted on the study's split")
+    payload = read_json_object(path, "the baselines fitted on the study's split")
     rows = []
     for index, entry in enumerate(_field(payload, ("baselines",), list, path)):
         if not isinstance(entry, dict):
@@ -194,7 +194,10 @@ def _load_variant(run_dir: Path, entry: dict[str, Any], seed: Any, path: Path) -
     if len(finished) > 1:
         for key in AVERAGED:
             variant[key] = statistics.fmean(result[key] for _, result in finished)
-    variant["test_accuracy_interval"] = mean_interval([result["test_accuracy"] for _, result in finished]).to_dict()
+    interval = mean_interval([result["test_accuracy"] for _, result in finished]).to_dict()
+    if interval["low"] is not None:  # an accuracy lies in [0, 1], whatever t says for n = 2
+        interval["low"], interval["high"] = max(0.0, interval["low"]), min(1.0, interval["high"])
+    variant["test_accuracy_interval"] = interval
     return variant
 
 
@@ -204,9 +207,11 @@ def _compare_with_base(variant: dict[str, Any], base: dict[str, Any] | None) -> 
     variant["delta_pp"], variant["delta_interval"] = None, None
     if base is None or base["status"] != DONE or variant is base:
         return
-    variant["delta_pp"] = pp_difference(variant["test_accuracy"] - base["test_accuracy"])
     by_seed = {r["seed"]: r["test_accuracy"] for r in variant["replicates"]}
     interval = paired_difference(by_seed, {r["seed"]: r["test_accuracy"] for r in base["replicates"]})
+    # Over the seeds both have finished, so Δ and its interval agree while a study is still partial.
+    difference = interval.mean if interval is not None else variant["test_accuracy"] - base["test_accuracy"]
+    variant["delta_pp"] = pp_difference(difference)
     if interval is not None and interval.n > 1:
         variant["delta_interval"] = interval.scaled(100.0).to_dict()
 
@@ -226,7 +231,7 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     study_path = run_dir / "study.json"
     if not study_path.is_file():
         raise TrainlabError(f"{run_dir} is not a trainlab run folder: study.json is missing")
-    study = _load_json(study_path, "the study description written by the trainer")
+    study = read_json_object(study_path, "the study description written by the trainer")
     variants = []
     for index, entry in enumerate(_field(study, ("variants",), list, study_path)):
         if not isinstance(entry, dict):

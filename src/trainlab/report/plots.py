@@ -52,11 +52,12 @@ def read_history(path: Path) -> pd.DataFrame:
     return history
 
 
-def _best_val_loss_epoch(history: pd.DataFrame) -> int | None:
+def best_epoch(history: pd.DataFrame) -> int | None:
+    """The epoch (as numbered in ``history``, from 1) of the lowest validation loss; None without validation."""
     val_loss = history["val_loss"]
     if val_loss.notna().sum() == 0:
         return None
-    return int(val_loss.idxmin())
+    return int(history.loc[val_loss.idxmin(), "epoch"])
 
 
 def _curve(history: pd.DataFrame, metric: str, title: str, ylabel: str, path: Path, percent: bool) -> Path:
@@ -66,12 +67,11 @@ def _curve(history: pd.DataFrame, metric: str, title: str, ylabel: str, path: Pa
     epochs = history["epoch"]
     ax.plot(epochs, history[f"train_{metric}"] * scale, marker="o", ms=3, color=TRAIN_COLOR, label="train")
     ax.plot(epochs, history[f"val_{metric}"] * scale, marker="o", ms=3, color=VAL_COLOR, label="validation")
-    best = _best_val_loss_epoch(history)
+    best = best_epoch(history)
     if best is not None:
-        best_epoch = history["epoch"].iloc[best]
-        label = f"best val loss (epoch {best_epoch})"
-        ax.axvline(best_epoch, color=BEST_COLOR, linestyle="--", linewidth=1, label=label)
-        ax.plot([best_epoch], [history[f"val_{metric}"].iloc[best] * scale], marker="*", ms=12, color=BEST_COLOR)
+        best_value = history.loc[history["epoch"] == best, f"val_{metric}"].iloc[0]
+        ax.axvline(best, color=BEST_COLOR, linestyle="--", linewidth=1, label=f"best val loss (epoch {best})")
+        ax.plot([best], [best_value * scale], marker="*", ms=12, color=BEST_COLOR)
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

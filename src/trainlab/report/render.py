@@ -103,7 +103,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
-                       interval=fmt_interval, reading=fmt_reading, count=fmt_count)
+                       interval=fmt_interval, reading=fmt_reading, epochs=fmt_count)
     return env
 
 

@@ -25,7 +25,7 @@ from trainlab.data import DataBundle, Split, TensorSplit, make_loader
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, write_json
 from trainlab.models import build_model
-from trainlab.report.plots import HISTORY_COLUMNS, plot_variant
+from trainlab.report.plots import HISTORY_COLUMNS, best_epoch, plot_variant
 from trainlab.report.summary import model_summary
 from trainlab.train.callbacks import TrainThroughput
 from trainlab.train.runtime import Runtime
@@ -45,8 +45,9 @@ class BundleDataModule(L.LightningDataModule):
         self.seed = recipe.seed
         self.device_resident = recipe.data.device_resident
         self.num_workers = recipe.training.num_workers
-        self._loaders: dict[tuple[int, bool], torch.utils.data.DataLoader] = {}
-        self._resident: dict[int, TensorSplit] = {}
+        # Keyed by the split objects themselves (identity-hashed dataclasses), which also keeps them alive.
+        self._loaders: dict[tuple[Split, bool], torch.utils.data.DataLoader] = {}
+        self._resident: dict[Split, TensorSplit] = {}
 
     def loader(self, split: Split, shuffle: bool) -> torch.utils.data.DataLoader:
         """In-memory data goes to the GPU when resident there; file data stays on the CPU (``root`` decides pinning).
@@ -55,7 +56,7 @@ class BundleDataModule(L.LightningDataModule):
         Loaders are made once per (split, shuffle) and reused by the final evaluations, so resident data is copied to
         the GPU once and worker pools are not started twice.
         """
-        key = (id(split), shuffle)
+        key = (split, shuffle)
         if key not in self._loaders:
             self._loaders[key] = self._make_loader(split, shuffle)
         return self._loaders[key]
@@ -66,9 +67,9 @@ class BundleDataModule(L.LightningDataModule):
         resident = isinstance(split, TensorSplit) and self.device_resident and root.type == "cuda"
         keep_on_cpu = isinstance(split, TensorSplit) and not resident
         if resident:  # one device copy per split, shared by its shuffled and unshuffled loaders
-            if id(split) not in self._resident:
-                self._resident[id(split)] = TensorSplit(split.images.to(root), split.labels.to(root))
-            split = self._resident[id(split)]
+            if split not in self._resident:
+                self._resident[split] = TensorSplit(split.images.to(root), split.labels.to(root))
+            split = self._resident[split]
         distributed = trainer is not None and trainer.world_size > 1
         return make_loader(
             split,
@@ -118,7 +119,7 @@ def build_variant_model(recipe: Recipe, bundle: DataBundle) -> torch.nn.Module:
     )
 
 
-def read_history(metrics_csv: Path) -> pd.DataFrame:
+def collapse_lightning_log(metrics_csv: Path) -> pd.DataFrame:
     """Collapse Lightning's CSV log (train and val metrics on separate rows) into one row per epoch.
 
     Epochs are numbered from 1 here, as people count them ("stopped after 10 epochs, best was epoch 6").
@@ -130,13 +131,6 @@ def read_history(metrics_csv: Path) -> pd.DataFrame:
         if column not in history:
             history[column] = float("nan")
     return history[list(HISTORY_COLUMNS)]
-
-
-def best_epoch(history: pd.DataFrame) -> int:
-    """The 1-based epoch of the lowest validation loss (-1 when validation never ran)."""
-    if not history["val_loss"].notna().any():
-        return -1
-    return int(history.loc[history["val_loss"].idxmin(), "epoch"])
 
 
 def _callbacks(recipe: Recipe, out_dir: Path) -> tuple[list[L.Callback], ModelCheckpoint, TrainThroughput]:
@@ -220,7 +214,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     datamodule = BundleDataModule(bundle, recipe)
     trainer.fit(task, datamodule=datamodule)
     # Read the per-epoch log now: the evaluations below log through the same trainer and would add rows.
-    history = read_history(Path(logger.log_dir) / "metrics.csv") if trainer.is_global_zero else None
+    history = collapse_lightning_log(Path(logger.log_dir) / "metrics.csv") if trainer.is_global_zero else None
     stopped_early = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in trainer.callbacks)
     if recipe.regularization.early_stopping is not None and checkpoint.best_model_path:
         _restore_best(task, checkpoint)
@@ -235,7 +229,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         "params": sum(p.numel() for p in task.model.parameters()),
         "seed": recipe.seed,
         "epochs_run": len(history),
-        "best_epoch": best_epoch(history),
+        "best_epoch": best if (best := best_epoch(history)) is not None else -1,  # -1: validation never ran
         "stopped_early": bool(stopped_early),
         "wall_time_s": time.perf_counter() - started,
         "train_images_per_s": throughput.images_per_second,

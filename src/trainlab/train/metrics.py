@@ -18,18 +18,23 @@ from torchmetrics.classification import (
 SUMMARY_KEYS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
 
 
-def classification_metrics(num_classes: int) -> MetricCollection:
-    """Accuracy, macro and per-class precision / recall / F1, and the confusion matrix."""
+def classification_metrics(num_classes: int, *, sync_on_compute: bool = True) -> MetricCollection:
+    """Accuracy, macro and per-class precision / recall / F1, and the confusion matrix.
+
+    ``sync_on_compute=False`` for predictions made in one process (the baselines): inside a distributed run the
+    default would wait at a barrier for ranks that never compute them.
+    """
+    options = {"sync_on_compute": sync_on_compute}
     return MetricCollection(
         {
-            "accuracy": MulticlassAccuracy(num_classes, average="micro"),
-            "precision_macro": MulticlassPrecision(num_classes, average="macro"),
-            "recall_macro": MulticlassRecall(num_classes, average="macro"),
-            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
-            "precision": MulticlassPrecision(num_classes, average=None),
-            "recall": MulticlassRecall(num_classes, average=None),
-            "f1": MulticlassF1Score(num_classes, average=None),
-            "confusion_matrix": MulticlassConfusionMatrix(num_classes),
+            "accuracy": MulticlassAccuracy(num_classes, average="micro", **options),
+            "precision_macro": MulticlassPrecision(num_classes, average="macro", **options),
+            "recall_macro": MulticlassRecall(num_classes, average="macro", **options),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro", **options),
+            "precision": MulticlassPrecision(num_classes, average=None, **options),
+            "recall": MulticlassRecall(num_classes, average=None, **options),
+            "f1": MulticlassF1Score(num_classes, average=None, **options),
+            "confusion_matrix": MulticlassConfusionMatrix(num_classes, **options),
         }
     )
 
@@ -52,7 +57,7 @@ def summarize(computed: dict[str, torch.Tensor], classes: Sequence[str]) -> dict
 
 
 def score_predictions(predictions: torch.Tensor, labels: torch.Tensor, classes: Sequence[str]) -> dict[str, Any]:
-    """``summarize`` for class predictions (int [N]) or probabilities ([N, classes]) made outside Lightning."""
-    collection = classification_metrics(len(classes))
+    """``summarize`` for class predictions (int [N]) or probabilities ([N, classes]) made in this process alone."""
+    collection = classification_metrics(len(classes), sync_on_compute=False)
     collection.update(predictions, labels)
     return summarize(collection.compute(), classes)

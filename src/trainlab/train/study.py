@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from lightning.pytorch.utilities import rank_zero_only
 
-from trainlab.config import Recipe, Variant, load_recipe
+from trainlab.config import Recipe, Variant, validate_recipe
 from trainlab.data import DataBundle, build_dataset
 from trainlab.errors import TrainlabError
-from trainlab.io import atomic_write_text, read_json, write_json
+from trainlab.io import atomic_write_text, write_json
 from trainlab.report import render
-from trainlab.report.load import BASELINES_FILE
+from trainlab.report.load import BASELINES_FILE, read_json_object
 from trainlab.train.baselines import BASELINES, run_baselines
 from trainlab.train.fit import build_variant_model, check_training_settings, fit_variant, quiet_lightning
 from trainlab.train.runtime import Runtime, resolve_runtime, versions
@@ -67,6 +68,10 @@ def preflight(recipe: Recipe, variants: list[Variant], bundle: DataBundle) -> di
     runtimes = {}
     for variant in variants:
         runtime = resolve_runtime(variant.recipe.training)
+        training, data = variant.recipe.training, variant.recipe.data
+        if runtime.accelerator == "gpu" and bundle.in_memory and data.device_resident and training.num_workers > 0:
+            raise TrainlabError(f"training.num_workers must be 0 when in-memory data lives on the GPU "
+                                f"(data.device_resident); got {training.num_workers} in variant {variant.name!r}")
         with torch.device("meta"):
             build_variant_model(variant.recipe, bundle)
         check_training_settings(variant.recipe, runtime)
@@ -122,6 +127,12 @@ def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, ru
     }
 
 
+# Settings that change how a run looks or where its cache lives, never its results: a resume may change them.
+RESUME_FREE_KEYS = ("training.progress_bar", "training.num_workers", "output.dir", "output.cache_dir")
+# Keys older trainlab versions wrote and that had no effect; a resumed folder's recipe may hold them.
+RETIRED_KEYS = (("study", "seeds"),)
+
+
 def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in mapping.items():
@@ -142,16 +153,21 @@ def _check_resume(run_dir: Path, recipe: Recipe) -> dict[str, Any]:
         raise TrainlabError(f"cannot resume {run_dir}: it is not a trainlab run folder (study.json or recipe.yaml "
                             "is missing)")
     try:
-        saved = load_recipe(recipe_file)
-    except TrainlabError as error:
+        raw = yaml.safe_load(recipe_file.read_text(encoding="utf-8"))
+        for section, key in RETIRED_KEYS:
+            if isinstance(raw, dict) and isinstance(raw.get(section), dict):
+                raw[section].pop(key, None)
+        saved = validate_recipe(raw, str(recipe_file))
+    except (TrainlabError, yaml.YAMLError) as error:
         raise TrainlabError(f"cannot resume {run_dir}: its recipe no longer validates ({error})") from None
     before, now = _flatten(saved.to_dict()), _flatten(recipe.to_dict())
-    changed = [key for key in sorted(before.keys() | now.keys()) if before.get(key) != now.get(key)]
+    changed = [key for key in sorted(before.keys() | now.keys())
+               if before.get(key) != now.get(key) and key not in RESUME_FREE_KEYS]
     if changed:
         shown = "; ".join(f"{key}: {before.get(key)!r} then, {now.get(key)!r} now" for key in changed[:5])
         raise TrainlabError(f"cannot resume {run_dir}: the recipe differs from the one it ran with ({shown}); "
                             "run it with the same recipe and --set values, or start a new run")
-    return read_json(study_file)
+    return read_json_object(study_file, "the study description written by the trainer")
 
 
 def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> Path:
@@ -173,9 +189,6 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     if is_rank_zero and not (run_dir / "study.json").is_file():
         atomic_write_text(run_dir / "recipe.yaml", recipe.to_yaml())
         write_json(run_dir / "study.json", record)
-    if is_rank_zero and recipe.study.baselines and not (run_dir / BASELINES_FILE).is_file():
-        notify(f"baselines: {', '.join(recipe.study.baselines)}")
-        write_json(run_dir / BASELINES_FILE, run_baselines(recipe.study.baselines, bundle, recipe.seed))
     seeds = f", seeds {recipe.seeds[0]}..{recipe.seeds[-1]}" if len(recipe.seeds) > 1 else ""
     notify(f"run folder: {run_dir}  ({len(variants)} variant(s){seeds} on {runtime.device_name}, {runtime.precision})")
     started = time.perf_counter()
@@ -185,6 +198,10 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
             _run_one(run_dir / folder, seeded, bundle, runtimes[variant.name], label, notify)
     if not is_rank_zero:
         return run_dir
+    # After training, on rank 0 alone: before it, the other ranks would wait for rank 0 at DDP's first barrier.
+    if recipe.study.baselines and not (run_dir / BASELINES_FILE).is_file():
+        notify(f"baselines: {', '.join(recipe.study.baselines)}")
+        write_json(run_dir / BASELINES_FILE, run_baselines(recipe.study.baselines, bundle, recipe.seed))
     record["finished"] = datetime.now().isoformat(timespec="seconds")
     record["wall_time_s"] = (record.get("wall_time_s") or 0.0) + time.perf_counter() - started
     write_json(run_dir / "study.json", record)
