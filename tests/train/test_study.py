@@ -181,6 +181,7 @@ def test_repeated_seeds_give_paired_intervals_in_the_report(tmp_path: Path) -> N
     markdown = (run_dir / "report.md").read_text()
     assert "## Seed variation" in markdown and "| plus-l2/seed-0" not in markdown
     assert "3/3" in markdown and ("within seed noise" in markdown or "than base" in markdown)
+    assert "| 1 | 1 | 0/3 |" in markdown  # epochs run, best epoch, seeds that stopped early
 
     # A study stopped part-way: Δ stays paired, over the seeds both variants have finished.
     for missing in ("plus-l2/seed-1", "plus-l2/seed-2", "base/seed-1"):

@@ -190,7 +190,8 @@ def _load_variant(run_dir: Path, entry: dict[str, Any], seed: Any, path: Path) -
     (first_run, first), *_ = finished
     variant.update(first)
     variant["shown_seed"], variant["run_folder"] = first_run["seed"], first_run["folder"]
-    variant["replicates"] = [{"seed": run["seed"], **{k: result[k] for k in AVERAGED}} for run, result in finished]
+    variant["replicates"] = [{"seed": run["seed"], "stopped_early": result["stopped_early"],
+                              **{k: result[k] for k in AVERAGED}} for run, result in finished]
     if len(finished) > 1:
         for key in AVERAGED:
             variant[key] = statistics.fmean(result[key] for _, result in finished)

@@ -87,6 +87,14 @@ def fmt_count(value: float | None) -> str:
     return f"{int(value)}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def fmt_stopped(variant: dict[str, Any]) -> str:
+    """"yes"/"no" for one seed; "2/3" (seeds that stopped early / finished seeds) for repeated seeds."""
+    replicates = variant["replicates"]
+    if len(replicates) > 1:
+        return f"{sum(r['stopped_early'] for r in replicates)}/{len(replicates)}"
+    return "yes" if variant["stopped_early"] else "no"
+
+
 def md_cell(value: Any) -> str:
     """Text safe inside a Markdown table cell (pipes escaped, no line breaks)."""
     return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
@@ -103,7 +111,8 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
-                       interval=fmt_interval, reading=fmt_reading, epochs=fmt_count)
+                       interval=fmt_interval, reading=fmt_reading, epochs=fmt_count,
+                       stopped=fmt_stopped)
     return env
 
 
