@@ -188,7 +188,8 @@ def test_truncated_file_is_named_when_loaded(tiny_folder: Path, tmp_path: Path, 
 def test_study_runs_from_files(tiny_folder: Path, tmp_path: Path) -> None:
     recipe = load_recipe("vgg13-ablation", [
         f"data.path={tiny_folder}", "data.in_memory=false", "data.image_size=32", "training.num_workers=1",
-        "study.mode=single", "training.epochs=1", "training.batch_size=16", "training.progress_bar=false",
+        "study.mode=single", "study.repeats=1", "training.epochs=1", "training.batch_size=16",
+        "training.progress_bar=false",
         "model.width=0.125", "model.options.hidden=[32, 32]",
         f"output.dir={tmp_path / 'runs'}", f"output.cache_dir={tmp_path / 'cache'}",
     ])

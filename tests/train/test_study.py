@@ -115,7 +115,8 @@ def test_a_variant_that_changes_data_is_refused_before_any_folder(tmp_path: Path
 def test_real_course_images_train_beyond_chance(cnn_dataset_dir: Path, tmp_path: Path) -> None:
     run_dir = _run(tmp_path, "vgg13-ablation", f"data.path={cnn_dataset_dir}", "data.max_per_class=150",
                    "data.image_size=32", "model.width=0.125", "model.options.batch_norm=true",
-                   "model.options.hidden=[512, 512]", "training.lr=0.003", "training.epochs=4", "study.mode=single")
+                   "model.options.hidden=[512, 512]", "training.lr=0.003", "training.epochs=4", "study.mode=single",
+                   "study.repeats=1")
     metrics = json.loads((run_dir / "base" / "metrics.json").read_text())
     assert metrics["classes"] == ["dogs", "food", "vehicles"]
     test_counts = json.loads((run_dir / "study.json").read_text())["data"]["counts"]["test"]
