@@ -228,7 +228,18 @@ def test_resident_gpu_data_with_workers_fails_before_any_run_folder(tmp_path: Pa
     gpu = Runtime(accelerator="gpu", precision="bf16-mixed", channels_last=True, deterministic=False,
                   device_name="cuda: pretend")
     monkeypatch.setattr(study_module, "resolve_runtime", lambda training: gpu)
+    monkeypatch.setattr(study_module, "check_training_settings", lambda recipe, runtime: None)  # no CUDA here
     with pytest.raises(TrainlabError, match=r"training\.num_workers must be 0 when in-memory data lives on the GPU"):
         _run(tmp_path, "digits-demo", "training.num_workers=2")
     assert not (tmp_path / "runs").exists()
 
+
+
+def test_lightning_settings_are_checked_before_the_data_is_loaded(tmp_path: Path) -> None:
+    """A typo in training.* must not wait for a large dataset to decode (here the data path does not even exist)."""
+    lines: list[str] = []
+    recipe = load_recipe("vgg13-ablation", [*FAST, f"data.path={tmp_path / 'nowhere'}", "training.strategy=bogus",
+                                            f"output.dir={tmp_path / 'runs'}"])
+    with pytest.raises(TrainlabError, match="not a Lightning strategy"):
+        run_study(recipe, notify=lines.append)
+    assert lines == [] and not (tmp_path / "runs").exists()

@@ -1,9 +1,10 @@
 """Run every variant of a recipe's study, once per seed, and render the report.
 
 The data is built once and shared by all variants; a variant may change anything but the data. The run folder is
-created only after the recipe, the variants, the data, every variant's model and its Lightning settings have all been
-checked, so a user mistake leaves no folder. A run whose ``metrics.json`` exists is skipped, which is how ``--resume``
-continues an interrupted study. With ``study.repeats`` > 1 each variant gets one sub-folder per seed (``base/seed-0``).
+created only after the recipe, the variants, their Lightning settings (before the data is loaded), the data and every
+variant's model have all been checked, so a user mistake leaves no folder. A run whose ``metrics.json`` exists is
+skipped, which is how ``--resume`` continues an interrupted study. With ``study.repeats`` > 1 each variant gets one
+sub-folder per seed (``base/seed-0``).
 """
 
 from __future__ import annotations
@@ -55,11 +56,8 @@ def seeded_runs(recipe: Recipe, variant: Variant) -> list[tuple[str, Variant]]:
     ]
 
 
-def preflight(recipe: Recipe, variants: list[Variant], bundle: DataBundle) -> dict[str, Runtime]:
-    """Check what would otherwise fail mid-study: baseline names, each variant's runtime, model options and
-    Lightning settings. Models are built on the meta device (shapes only, no memory), so this costs well under a
-    second.
-    """
+def check_settings(recipe: Recipe, variants: list[Variant]) -> dict[str, Runtime]:
+    """Before the data is loaded: baseline names, and each variant's runtime and Lightning settings."""
     quiet_lightning()
     unknown = [name for name in recipe.study.baselines if name not in BASELINES]
     if unknown:
@@ -67,16 +65,21 @@ def preflight(recipe: Recipe, variants: list[Variant], bundle: DataBundle) -> di
                             " (or [] for none)")
     runtimes = {}
     for variant in variants:
-        runtime = resolve_runtime(variant.recipe.training)
+        runtimes[variant.name] = resolve_runtime(variant.recipe.training)
+        check_training_settings(variant.recipe, runtimes[variant.name])
+    return runtimes
+
+
+def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str, Runtime]) -> None:
+    """Once the data is known: each variant's model (built on the meta device: shapes only, no memory) and loaders."""
+    for variant in variants:
         training, data = variant.recipe.training, variant.recipe.data
-        if runtime.accelerator == "gpu" and bundle.in_memory and data.device_resident and training.num_workers > 0:
+        on_gpu = runtimes[variant.name].accelerator == "gpu"
+        if on_gpu and bundle.in_memory and data.device_resident and training.num_workers > 0:
             raise TrainlabError(f"training.num_workers must be 0 when in-memory data lives on the GPU "
                                 f"(data.device_resident); got {training.num_workers} in variant {variant.name!r}")
         with torch.device("meta"):
             build_variant_model(variant.recipe, bundle)
-        check_training_settings(variant.recipe, runtime)
-        runtimes[variant.name] = runtime
-    return runtimes
 
 
 def _job_id() -> str | None:
@@ -176,9 +179,10 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     if rank_zero_only.rank != 0:  # under torchrun / SLURM every rank runs this; one speaks
         notify = _silent
     record = _check_resume(resume, recipe) if resume is not None else None
+    runtimes = check_settings(recipe, variants)
     notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
     bundle = build_dataset(recipe.data, recipe.output.cache_dir)
-    runtimes = preflight(recipe, variants, bundle)
+    check_models(variants, bundle, runtimes)
     run_dir = resume if resume is not None else new_run_dir(recipe)
     if record is None and (run_dir / "study.json").is_file():  # a requeued distributed job finds its own folder
         record = _check_resume(run_dir, recipe)
