@@ -12,8 +12,8 @@ from trainlab.errors import TrainlabError
 from trainlab.report import compare, load_run, render
 from trainlab.report.render import (
     _environment,
-    fmt_count,
     fmt_duration,
+    fmt_epochs,
     fmt_interval,
     fmt_pct,
     fmt_pp,
@@ -237,7 +237,7 @@ def test_formatters() -> None:
     assert fmt_interval(None) == "—"
     assert fmt_reading({"low": -0.4, "high": 2.8, "excludes_zero": False}) == "within seed noise"
     assert fmt_reading({"low": 0.3, "high": 2.8, "excludes_zero": True}) == "better than base"
-    assert fmt_count(7.0) == "7" and fmt_count(7.25) == "7.2"
+    assert fmt_epochs(7.0) == "7" and fmt_epochs(7.25) == "7.2"
     assert md_cell("a|b\nc") == "a\\|b c"
 
 

@@ -80,7 +80,7 @@ def fmt_reading(interval: dict[str, Any] | None) -> str:
     return "better than base" if interval["low"] > 0 else "worse than base"
 
 
-def fmt_count(value: float | None) -> str:
+def fmt_epochs(value: float | None) -> str:
     """Epoch counts: whole numbers as integers, means over seeds with one decimal."""
     if value is None:
         return DASH
@@ -111,7 +111,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
-                       interval=fmt_interval, reading=fmt_reading, epochs=fmt_count,
+                       interval=fmt_interval, reading=fmt_reading, epochs=fmt_epochs,
                        stopped=fmt_stopped)
     return env
 
@@ -190,8 +190,8 @@ def compare(run_a: Path, run_b: Path) -> str:
             fmt_pp(d_f1),
             fmt_num(_done_value(va, "test_loss")),
             fmt_num(_done_value(vb, "test_loss")),
-            fmt_count(_done_value(va, "epochs_run")),
-            fmt_count(_done_value(vb, "epochs_run")),
+            fmt_epochs(_done_value(va, "epochs_run")),
+            fmt_epochs(_done_value(vb, "epochs_run")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     only = sorted({v["name"] for v in a["variants"]} ^ set(variants_b))
