@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trainlab.errors import TrainlabError
+from trainlab.io import parse_yaml
 
 RECIPES_PACKAGE = "trainlab.recipes"
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -255,13 +256,16 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str) -> Non
     node[parts[-1]] = copy.deepcopy(value)
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"training.epochs=20"`` → ``("training.epochs", 20)``; the value is parsed as YAML (numbers, lists, null)."""
+def parse_override(text: str, option: str = "--set", example: str = "training.epochs=20") -> tuple[str, Any]:
+    """``"training.epochs=20"`` → ``("training.epochs", 20)``; the value is parsed as YAML (numbers, lists, null).
+
+    ``option`` and ``example`` name the command-line option in the error, e.g. ``--option`` and ``batch_norm=true``.
+    """
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise TrainlabError(f"--set {text!r}: expected KEY=VALUE, e.g. --set training.epochs=20")
+        raise TrainlabError(f"{option} {text!r}: expected KEY=VALUE, e.g. {option} {example}")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = parse_yaml(value) if value.strip() else None
     except yaml.YAMLError:
         parsed = value
     return key.strip(), parsed
