@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,72 @@ def test_repeats_give_consecutive_seeds() -> None:
     recipe = load_recipe("digits-demo", ["seed=7", "study.repeats=3"])
     assert recipe.seeds == [7, 8, 9]
     assert load_recipe("digits-demo").seeds == [0]
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("training.lr=.inf", "training.lr"),
+        ("regularization.weight_decay=.inf", "regularization.weight_decay"),
+        ("training.lr=.nan", "training.lr"),
+        ("training.momentum=-.inf", "training.momentum"),
+        ("regularization.augmentation.crop_ratio=[0.5, .inf]", "regularization.augmentation.crop_ratio"),
+    ],
+)
+def test_non_finite_numbers_are_refused(override: str, key: str) -> None:
+    with pytest.raises(TrainlabError, match=rf"{key}.*finite number"):
+        load_recipe("digits-demo", [override])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.epochs=true", "training.epochs: Input should be a valid integer"),
+        ("training.epochs=2.0", "training.epochs: Input should be a valid integer"),
+        ("training.epochs='3'", "training.epochs: Input should be a valid integer"),
+        ("training.epochs=100000000000000000000000", "training.epochs: Input should be less than or equal to 100000"),
+        ("training.batch_size=true", "training.batch_size: Input should be a valid integer"),
+        ("seed=false", "seed: Input should be a valid integer"),
+        ("data.image_size=100000", "data.image_size: Input should be less than or equal to 1024"),
+        ("study.repeats=1.5", "study.repeats: Input should be a valid integer"),
+    ],
+)
+def test_counts_are_strict_bounded_integers(override: str, message: str) -> None:
+    with pytest.raises(TrainlabError, match=re.escape(message)):
+        load_recipe("digits-demo", [override])
+
+
+def test_exponent_floats_are_numbers_in_recipes_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text("name: exp\ntraining:\n  lr: 1e-3\n")
+    assert load_recipe(path, ["regularization.weight_decay=5e-4"]).training.lr == 0.001
+    assert load_recipe(path, ["regularization.weight_decay=5e-4"]).regularization.weight_decay == 0.0005
+
+
+@pytest.mark.parametrize(
+    "technique",
+    ["{seed: 7}", "{study.repeats: 4}", "{output.dir: elsewhere}", "{data.image_size: 16}", "{name: other}"],
+)
+def test_a_technique_may_only_change_model_training_and_regularization(technique: str) -> None:
+    key = technique.strip("{}").split(":")[0]
+    with pytest.raises(TrainlabError, match=rf"technique 'bad' sets '{re.escape(key)}'; a technique may only change "
+                                            r"model\.\*, training\.\*, regularization\.\*"):
+        load_recipe("digits-demo", [f"study.techniques.bad={technique}"])
+    assert load_recipe("digits-demo", ["study.techniques.ok={training.lr: 0.1, model.width: 0.25}"])
+
+
+def test_recipe_file_errors_are_one_line(tmp_path: Path) -> None:
+    binary = tmp_path / "latin1.yaml"
+    binary.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(TrainlabError, match=r"latin1\.yaml is not UTF-8 text: byte 0xe9 on line 1") as caught:
+        load_recipe(binary)
+    assert "\n" not in str(caught.value)
+    folder = tmp_path / "folder.yaml"
+    folder.mkdir()
+    with pytest.raises(TrainlabError, match=r"folder\.yaml is a folder; expected a file"):
+        load_recipe(folder)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ntraining:\n  epochs: 2\n   lr: 0.1\n")
+    with pytest.raises(TrainlabError, match=r"broken\.yaml is not valid YAML: line 4, column 6: ") as caught:
+        load_recipe(broken)
+    assert "\n" not in str(caught.value)

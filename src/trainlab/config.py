@@ -14,21 +14,29 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from trainlab.errors import TrainlabError
-from trainlab.io import parse_yaml
+from trainlab.io import load_yaml, parse_yaml, read_user_text
+from trainlab.validate import MAX_IMAGE_SIZE, MAX_WIDTH
 
 RECIPES_PACKAGE = "trainlab.recipes"
-PositiveInt = Annotated[int, Field(gt=0)]
+# Integers are strict: YAML's `true` or `2.5` is not an epoch count. Every count has an upper bound, so a typo such
+# as 1e23 epochs fails here instead of running for ever.
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+Count = Annotated[StrictInt, Field(gt=0, le=100_000)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 TECHNIQUE_NAME = re.compile(r"[A-Za-z0-9_]+")
+# What a study technique may change: the model and how it is trained. Data is shared by every variant; the seed,
+# the study itself and the output folders belong to the study, so a technique setting them would either change what
+# the comparison measures (another seed than the base's) or be silently ignored.
+TECHNIQUE_SECTIONS = ("model", "training", "regularization")
 
 
 class Strict(BaseModel):
-    """Base for every recipe section: unknown keys are errors, instances are immutable."""
+    """Base for every recipe section: unknown keys are errors, numbers are finite, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SplitConfig(Strict):
@@ -50,10 +58,10 @@ class SplitConfig(Strict):
 class DataConfig(Strict):
     source: str = "digits"
     path: Path | None = None
-    image_size: PositiveInt = 32
+    image_size: Annotated[StrictInt, Field(gt=0, le=MAX_IMAGE_SIZE)] = 32
     channels: Literal[1, 3] = 3
     split: SplitConfig = SplitConfig()
-    split_seed: int = 0
+    split_seed: StrictInt = 0
     max_per_class: PositiveInt | None = None
     in_memory: Literal["auto", True, False] = "auto"  # auto: decode into RAM when it fits in a quarter of it
     device_resident: bool = True  # on CUDA, in-memory data lives on the GPU
@@ -61,31 +69,31 @@ class DataConfig(Strict):
 
 class ModelConfig(Strict):
     name: str = "vgg13"
-    width: Annotated[float, Field(gt=0.0, le=4.0)] = 1.0
+    width: Annotated[float, Field(gt=0.0, le=MAX_WIDTH)] = 1.0
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainingConfig(Strict):
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 64
+    epochs: Count = 10
+    batch_size: Annotated[StrictInt, Field(gt=0, le=1 << 20)] = 64
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: Annotated[float, Field(gt=0.0)] = 0.01
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
     scheduler: Literal["none", "cosine", "step"] = "none"
-    step_size: PositiveInt = 10
+    step_size: Count = 10
     gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     accelerator: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
-    devices: PositiveInt | Literal["auto"] = 1
-    num_nodes: PositiveInt = 1
+    devices: Annotated[StrictInt, Field(gt=0, le=1024)] | Literal["auto"] = 1
+    num_nodes: Annotated[StrictInt, Field(gt=0, le=100_000)] = 1
     strategy: str = "auto"
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     channels_last: Literal["auto", True, False] = "auto"
     progress_bar: bool = True
-    num_workers: Annotated[int, Field(ge=0)] = 0
+    num_workers: Annotated[StrictInt, Field(ge=0, le=256)] = 0
 
 
 class EarlyStoppingConfig(Strict):
-    patience: PositiveInt = 3
+    patience: Count = 3
     min_delta: Annotated[float, Field(ge=0.0)] = 0.0
 
 
@@ -126,15 +134,20 @@ class StudyConfig(Strict):
 
     mode: Literal["cumulative", "one_at_a_time", "single"] = "single"
     techniques: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    repeats: Annotated[int, Field(gt=0, le=100)] = 1
+    repeats: Annotated[StrictInt, Field(gt=0, le=100)] = 1
     baselines: list[str] = Field(default_factory=lambda: ["majority", "logistic"])  # [] for none
 
     @field_validator("techniques")
     @classmethod
     def _plain_names(cls, techniques: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for name in techniques:
+        for name, overrides in techniques.items():
             if not TECHNIQUE_NAME.fullmatch(name):
                 raise ValueError(f"technique name {name!r} must be letters, digits and underscores (it names folders)")
+            for key in overrides:
+                if key.split(".", 1)[0] not in TECHNIQUE_SECTIONS:
+                    allowed = ", ".join(f"{section}.*" for section in TECHNIQUE_SECTIONS)
+                    raise ValueError(f"technique {name!r} sets {key!r}; a technique may only change {allowed} "
+                                     "(data, seed, study and output settings are shared by every variant)")
         return techniques
 
 
@@ -146,7 +159,7 @@ class OutputConfig(Strict):
 class Recipe(Strict):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: StrictInt = 0
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
@@ -280,9 +293,7 @@ def recipe_text(name_or_path: str | Path) -> tuple[str, str]:
     """Return (origin, YAML text) for a packaged recipe name or a path to a YAML file."""
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
-        if not candidate.is_file():
-            raise TrainlabError(f"recipe file {candidate} does not exist")
-        return str(candidate), candidate.read_text(encoding="utf-8")
+        return str(candidate), read_user_text(candidate, "recipe file")
     name = str(name_or_path)
     if name not in recipe_names():
         known = ", ".join(recipe_names())
@@ -293,12 +304,7 @@ def recipe_text(name_or_path: str | Path) -> tuple[str, str]:
 def load_recipe(name_or_path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Recipe:
     """Read, override and validate a recipe. Every variant is validated too, so errors surface before any work."""
     origin, text = recipe_text(name_or_path)
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise TrainlabError(f"recipe {origin} is not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise TrainlabError(f"recipe {origin}: expected a mapping of keys at the top, got {type(raw).__name__}")
+    raw = load_yaml(text, f"recipe {origin}")
     pairs = dict(parse_override(item) for item in overrides) if isinstance(overrides, list) else dict(overrides or {})
     # Overrides go onto the fully resolved recipe, so a key whose section the file leaves out is still known.
     recipe = validate_recipe(raw, origin)

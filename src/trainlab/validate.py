@@ -7,6 +7,9 @@ import re
 
 from trainlab.errors import TrainlabError
 
+MAX_WIDTH = 4.0  # model.width: 4x the reference channel counts is already far past what any lab here trains
+MAX_IMAGE_SIZE = 1024  # data.image_size: a full-size VGG-13 activation map at 1024² is already 256 MiB per image
+
 
 def check_int(name: str, value: object, minimum: int) -> int:
     """``value`` as an int ``>= minimum``, or a TrainlabError naming ``name``."""
