@@ -25,7 +25,8 @@ import torch
 from trainlab.config import Recipe, load_recipe
 from trainlab.data import DataBundle, build_dataset
 from trainlab.data.augment import prepare_batch
-from trainlab.train.fit import build_variant_model, fit_variant
+from trainlab.models.recipe import build_recipe_model
+from trainlab.train.fit import fit_variant
 from trainlab.train.optim import build_optimizer
 from trainlab.train.runtime import Runtime, resolve_runtime
 
@@ -42,7 +43,7 @@ def plain_loop_images_per_s(recipe: Recipe, bundle: DataBundle, runtime: Runtime
     """The loop a careful PyTorch user writes by hand; the first epoch is warm-up."""
     device = torch.device("cuda" if runtime.accelerator == "gpu" else "cpu")
     torch.manual_seed(recipe.seed)
-    model = build_variant_model(recipe, bundle).to(device)
+    model = build_recipe_model(recipe, len(bundle.classes)).to(device)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, recipe.training, recipe.regularization.weight_decay)
@@ -92,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def run_trainer(repeat: int) -> float:
             result = fit_variant(variant, bundle, Path(scratch) / f"base-{repeat}", runtime)
-            assert result is not None
-            return result.metrics["train_images_per_s"]
+            assert result is not None and result.metrics is not None, "the benchmark run failed"
+            return result.metrics.train_images_per_s
 
         for repeat in range(args.repeats):  # ABBA order: a steady drift in machine speed hits both sides alike
             if repeat % 2 == 0:
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 plain_runs.append(plain_loop_images_per_s(recipe, bundle, runtime, args.epochs))
         plain, trainer = statistics.median(plain_runs), statistics.median(trainer_runs)
         ratio = statistics.median(t / p for t, p in zip(trainer_runs, plain_runs, strict=True))
-    params = sum(p.numel() for p in build_variant_model(recipe, bundle).parameters())
+    params = sum(p.numel() for p in build_recipe_model(recipe, len(bundle.classes)).parameters())
     report = {
         "recipe": recipe.name, "device": runtime.device_name, "precision": runtime.precision,
         "channels_last": runtime.channels_last, "train_images": len(bundle.train),

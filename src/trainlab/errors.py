@@ -7,3 +7,11 @@ was expected. The CLI prints it as one line and exits with status 2; anything el
 
 class TrainlabError(Exception):
     """A user mistake: bad recipe key, missing file, empty class, unsafe archive, ..."""
+
+
+class StudyInterrupted(Exception):  # noqa: N818 (named for what happened, like KeyboardInterrupt)
+    """Ctrl-C during a study whose run folder exists: the CLI says how to ``--resume`` it (not a user mistake)."""
+
+    def __init__(self, run_dir: object) -> None:
+        super().__init__(f"interrupted; the finished runs are kept in {run_dir}")
+        self.run_dir = run_dir

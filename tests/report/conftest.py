@@ -140,3 +140,9 @@ def make_run() -> Callable[..., Path]:
 @pytest.fixture
 def fake_run(tmp_path: Path) -> Path:
     return write_fake_run(tmp_path / "run")
+
+
+@pytest.fixture(scope="session")
+def make_metrics() -> Callable[..., dict[str, Any]]:
+    """``make_metrics(name, techniques, matrix, train, val)``: a metrics.json payload consistent with ``matrix``."""
+    return metrics_payload

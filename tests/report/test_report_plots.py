@@ -2,14 +2,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from trainlab.errors import TrainlabError
 from trainlab.report import plot_variant
-from trainlab.report.plots import plot_confusion, plot_curves, plot_study_comparison
+from trainlab.report.plots import BEST_COLOR, TRAIN_COLOR, VAL_COLOR, plot_confusion, plot_curves, plot_study_comparison
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DARKEST_BLUE = "#08306b"  # the top of matplotlib's "Blues" colormap
+
+
+def _pixels(path: Path, color: str, tolerance: int = 40) -> int:
+    """How many pixels of the PNG at ``path`` are within ``tolerance`` (sum of |ΔRGB|) of ``color``."""
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    target = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(image - target).sum(axis=-1) < tolerance).sum())
 
 
 def _history() -> pd.DataFrame:
@@ -25,23 +35,33 @@ def _history() -> pd.DataFrame:
     )
 
 
-def test_plot_curves_writes_two_pngs(tmp_path: Path) -> None:
+def test_plot_curves_draws_train_validation_and_the_best_epoch(tmp_path: Path) -> None:
     paths = plot_curves(_history(), tmp_path / "plots")
     assert [p.name for p in paths] == ["accuracy.png", "loss.png"]
     for path in paths:
         assert path.read_bytes().startswith(PNG_MAGIC)
+        assert Image.open(path).size[1] > 300  # a 6.4×4 inch figure at 100 dpi, cropped to its content
+        # both curves (hundreds of pixels each) and the best-epoch line and star
+        assert _pixels(path, TRAIN_COLOR) > 400 and _pixels(path, VAL_COLOR) > 400 and _pixels(path, BEST_COLOR) > 100
     assert not list((tmp_path / "plots").glob(".*.tmp"))  # atomic writes leave no temp files
 
 
 def test_plot_curves_without_validation_values(tmp_path: Path) -> None:
     history = _history()
     history["val_loss"] = float("nan")
-    assert len(plot_curves(history, tmp_path)) == 2
+    _, loss = plot_curves(history, tmp_path)
+    assert _pixels(loss, TRAIN_COLOR) > 400
+    assert _pixels(loss, VAL_COLOR) < 150  # only the legend's sample line: no validation curve
+    assert _pixels(loss, BEST_COLOR) == 0  # no best epoch without validation
 
 
 def test_plot_confusion(tmp_path: Path) -> None:
     path = plot_confusion([[3, 1], [0, 4]], ["a $cat$", "<b>x"], tmp_path / "c.png", "Confusion")
     assert path.read_bytes().startswith(PNG_MAGIC)
+    # the cell holding the peak (4) is filled with the darkest blue: about a quarter of the heatmap
+    assert _pixels(path, DARKEST_BLUE) > 10_000
+    empty = plot_confusion([[0, 0], [0, 0]], ["a", "b"], tmp_path / "e.png", "Nothing")
+    assert _pixels(empty, DARKEST_BLUE) < 1000  # no dark cell, only the colour bar's edge
     with pytest.raises(TrainlabError, match="not 2x2"):
         plot_confusion([[1, 2, 3]], ["a", "b"], tmp_path / "d.png", "bad")
 
@@ -50,6 +70,9 @@ def test_plot_variant_writes_three_pngs(fake_run: Path) -> None:
     paths = plot_variant(fake_run / "base")
     assert [p.name for p in paths] == ["accuracy.png", "loss.png", "confusion.png"]
     assert all(p.parent == fake_run / "base" / "plots" and p.read_bytes().startswith(PNG_MAGIC) for p in paths)
+    accuracy, _, confusion = paths
+    assert _pixels(accuracy, TRAIN_COLOR) > 400 and _pixels(accuracy, VAL_COLOR) > 400
+    assert _pixels(confusion, DARKEST_BLUE) > 1000  # the diagonal of the base's matrix is dark
 
 
 def test_plot_variant_without_metrics(fake_run: Path) -> None:
@@ -68,3 +91,7 @@ def test_plot_study_comparison_skips_unfinished(tmp_path: Path) -> None:
     ]
     path = plot_study_comparison(rows, tmp_path / "comparison.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
+    two = plot_study_comparison(rows[:2], tmp_path / "two.png")
+    # the unfinished variant adds no bars: the chart of three rows holds the same bars as the one of two
+    bars = _pixels(two, TRAIN_COLOR)
+    assert bars > 1000 and _pixels(path, TRAIN_COLOR) == pytest.approx(bars, rel=0.2)

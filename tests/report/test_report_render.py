@@ -81,13 +81,14 @@ def test_unfinished_variant_is_not_run(rendered: tuple[Path, str, str]) -> None:
     assert not (run_dir / "plus-dropout" / "plots").exists()
 
 
-def test_html_escapes_and_markdown_does_not(rendered: tuple[Path, str, str]) -> None:
+def test_html_and_markdown_both_escape_names(rendered: tuple[Path, str, str]) -> None:
     _, html, md = rendered
     assert "&lt;b&gt;x" in html
     assert "<b>x" not in html
     assert "Regularization &amp; friends" in html
-    assert "| <b>x |" in md
-    assert "Regularization & friends" in md
+    # A class or file name is text in Markdown too: no raw HTML, emphasis or broken table cells.
+    assert "| &lt;b&gt;x |" in md and "<b>x" not in md
+    assert "Regularization & friends" in md  # the recipe's description is the author's own Markdown
     env = _environment()
     assert env.autoescape("report.html.j2") is True  # type: ignore[operator]
     assert env.autoescape("report.md.j2") is False  # type: ignore[operator]
@@ -166,7 +167,7 @@ def test_missing_study_json(tmp_path: Path) -> None:
         ("{not json", "not readable JSON"),
         ("[1, 2]", "expected an object"),
         (None, "'test.accuracy' is missing"),
-        ("bad-type", "'params' is 'many', expected a number"),
+        ("bad-type", "'params' is 'many': Input should be a valid integer"),
     ],
 )
 def test_malformed_metrics_json_names_the_file(fake_run: Path, content: str | None, expected: str) -> None:

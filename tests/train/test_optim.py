@@ -76,3 +76,14 @@ def test_schedulers_follow_the_recipe() -> None:
         optimizer.step()
         cosine.step()
     assert optimizer.param_groups[0]["lr"] < 1e-6
+
+
+def test_step_scheduler_multiplies_by_gamma_every_step_size_epochs() -> None:
+    optimizer = build_optimizer(nn.Linear(2, 2), TrainingConfig(optimizer="sgd", lr=1.0), 0.0)
+    step = build_scheduler(optimizer, TrainingConfig(scheduler="step", step_size=2, gamma=0.5))
+    rates = []
+    for _ in range(6):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        step.step()
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]

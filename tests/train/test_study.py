@@ -14,7 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.report.load import load_run
 from trainlab.train import study as study_module
 from trainlab.train.runtime import Runtime
-from trainlab.train.study import new_run_dir, run_study
+from trainlab.train.study import run_study
 
 FAST = ["training.epochs=3", "training.progress_bar=false", "training.batch_size=128", "study.baselines=[]"]
 
@@ -51,7 +51,13 @@ def test_demo_study_writes_every_artifact(demo_run: Path) -> None:
         assert 1 <= len(history) <= 3 and history.notna().all().all()
     html = (demo_run / "report.html").read_text()
     assert "data:image/png;base64," in html and "+l2+dropout" in html
-    assert (demo_run / "report.md").read_text().count("|") > 20
+    # one row per variant in the technique-impact table, with that variant's own test accuracy
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in (demo_run / "report.md").read_text().splitlines()
+            if line.startswith("| +") or line.startswith("| base |")}
+    for variant in study["variants"]:
+        accuracy = json.loads((demo_run / variant["folder"] / "metrics.json").read_text())["test"]["accuracy"]
+        name = variant["name"].replace("_", "\\_")  # Markdown-escaped, as the report writes it
+        assert f"| {100 * accuracy:.2f}% |" in rows[name], name
 
 
 def test_demo_study_reports_its_baselines(demo_run: Path) -> None:
@@ -67,9 +73,18 @@ def test_demo_study_learns_far_beyond_chance(demo_run: Path) -> None:
         metrics = json.loads(metrics_file.read_text())
         test = metrics["test"]
         assert test["accuracy"] > 0.5, metrics_file  # chance is 0.10 for ten digits
-        assert 0.0 <= test["f1_macro"] <= 1.0 and len(test["per_class"]) == 10
         matrix = test["confusion_matrix"]
         assert len(matrix) == 10 and sum(map(sum, matrix)) == sum(c["support"] for c in test["per_class"].values())
+        # the torchmetrics scores agree with the confusion matrix they were computed beside
+        assert test["accuracy"] == pytest.approx(sum(matrix[i][i] for i in range(10)) / sum(map(sum, matrix)))
+        f1 = []
+        for i, name in enumerate(metrics["classes"]):
+            predicted, actual = sum(row[i] for row in matrix), sum(matrix[i])
+            precision = matrix[i][i] / predicted if predicted else 0.0
+            recall = matrix[i][i] / actual
+            f1.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+            assert test["per_class"][name]["recall"] == pytest.approx(recall, abs=1e-6)
+        assert test["f1_macro"] == pytest.approx(sum(f1) / 10, abs=1e-6)
         assert metrics["train_images_per_s"] > 0 and metrics["params"] > 0
 
 
@@ -106,9 +121,11 @@ def test_resume_skips_finished_variants(tmp_path: Path) -> None:
         _run(tmp_path, "digits-demo", "study.mode=single", "training.epochs=2", resume=run_dir)
 
 
-def test_a_variant_that_changes_data_is_refused_before_any_folder(tmp_path: Path) -> None:
-    with pytest.raises(TrainlabError, match="changes data settings"):
-        _run(tmp_path, "digits-demo", "study.techniques.bigger={data.image_size: 48}")
+@pytest.mark.parametrize("technique", ["{data.image_size: 48}", "{seed: 7}", "{study.repeats: 4}"])
+def test_a_technique_outside_model_training_regularization_is_refused_before_any_folder(
+        tmp_path: Path, technique: str) -> None:
+    with pytest.raises(TrainlabError, match=r"technique 'bigger' sets .*; a technique may only change model\.\*"):
+        _run(tmp_path, "digits-demo", f"study.techniques.bigger={technique}")
     assert not (tmp_path / "runs").exists()
 
 
@@ -201,18 +218,6 @@ def test_each_variant_runs_with_its_own_runtime(tmp_path: Path) -> None:
     assert base["runtime"]["channels_last"] is False and channels_last["runtime"]["channels_last"] is True
 
 
-def test_run_folder_uses_a_job_id_only_for_a_distributed_launch(monkeypatch: pytest.MonkeyPatch) -> None:
-    recipe = load_recipe("digits-demo")
-    for name in ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "SLURM_NTASKS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SLURM_JOB_ID", "4242")
-    assert not new_run_dir(recipe).name.startswith("job-")  # one process in a batch job: a fresh timestamp
-    monkeypatch.setenv("SLURM_NTASKS", "4")
-    assert new_run_dir(recipe).name == "job-4242"  # srun's tasks share the job's folder
-    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc")
-    assert new_run_dir(recipe).name == "job-abc"
-
-
 def test_resume_of_a_corrupt_run_folder_is_one_clear_error(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -243,3 +248,16 @@ def test_lightning_settings_are_checked_before_the_data_is_loaded(tmp_path: Path
     with pytest.raises(TrainlabError, match="not a Lightning strategy"):
         run_study(recipe, notify=lines.append)
     assert lines == [] and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("key", ["output.dir", "output.cache_dir"])
+def test_an_output_folder_under_a_file_fails_before_the_data_is_loaded(tmp_path: Path, key: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("not a folder")
+
+    def no_data(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data was loaded before the output folders were checked")
+
+    monkeypatch.setattr(study_module, "build_dataset", no_data)
+    with pytest.raises(TrainlabError, match=rf"{re.escape(key)} .*file/sub lies under .*file, which is a file"):
+        _run(tmp_path, "digits-demo", f"{key}={tmp_path / 'file' / 'sub'}")

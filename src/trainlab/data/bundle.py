@@ -3,6 +3,8 @@ and what was skipped."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +50,13 @@ class TensorSplit:
         channels, height, width = self.images.shape[1:]
         return int(channels), int(height), int(width)
 
+    def update_digest(self, digest: Any, root: str) -> None:
+        """Feed the split's identity to ``digest``: every pixel and label (``root`` is unused; pixels have no path)."""
+        del root
+        digest.update(repr(tuple(self.images.shape)).encode())
+        digest.update(self.images.cpu().contiguous().numpy().tobytes())
+        digest.update(self.labels.cpu().numpy().tobytes())
+
     @classmethod
     def empty(cls, channels: int, height: int, width: int) -> TensorSplit:
         """A zero-length split (e.g. validation when ``split.val`` is 0)."""
@@ -83,6 +92,17 @@ class FileSplit:
     def read(self, index: int) -> torch.Tensor:
         """Image ``index`` as uint8 [C, S, S]; a file that cannot be decoded raises a TrainlabError naming it."""
         return read_image(self.paths[index], self.channels, self.image_size)
+
+    def update_digest(self, digest: Any, root: str) -> None:
+        """Feed the split's identity to ``digest``: each file's path relative to ``root``, its size, and its label.
+
+        Paths are relative, so the same folder reached as ``./data`` or ``/abs/data`` has one identity; the pixels are
+        not read (that would cost a full decode of data too large for memory), so an edit that keeps a file's size is
+        not seen.
+        """
+        digest.update(f"files {self.channels} {self.image_size}\n".encode())
+        for path, label in zip(self.paths, self.labels.tolist(), strict=True):
+            digest.update(f"{os.path.relpath(path, root)}\0{path.stat().st_size}\0{label}\n".encode())
 
 
 Split = TensorSplit | FileSplit
@@ -152,6 +172,26 @@ class DataBundle:
     def splits(self) -> dict[str, Split]:
         return {"train": self.train, "val": self.val, "test": self.test}
 
+    def fingerprint(self) -> str:
+        """A sha256 of what the splits hold (pixels, or relative file names and sizes) and of the classes.
+
+        Recorded in ``study.json``; ``--resume`` refuses data whose fingerprint differs, so that every variant of a
+        study is trained and tested on the same images.
+        """
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256("\0".join(self.classes).encode())
+        files = [str(path) for split in self.splits().values() if isinstance(split, FileSplit) for path in split.paths]
+        root = os.path.commonpath(files) if files else ""
+        if files and len(files) == 1:
+            root = os.path.dirname(root)
+        for name, split in self.splits().items():
+            digest.update(f"\n{name} {len(split)}\n".encode())
+            split.update_digest(digest, root)
+        return digest.hexdigest()
+
     @property
     def in_memory(self) -> bool:
         """True when the images are decoded tensors, False when they are read from files batch by batch."""
@@ -205,4 +245,5 @@ class DataBundle:
             "mean": mean,
             "std": std,
             "stats_sample": self.stats_sample if len(self.train) else 0,
+            "fingerprint": self.fingerprint(),
         }

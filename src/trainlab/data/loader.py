@@ -93,6 +93,7 @@ def make_loader(
     num_workers: int = 0,
     drop_last: bool = False,
     shard: tuple[int, int] | None = None,
+    generator: torch.Generator | None = None,
 ) -> DataLoader:
     """A DataLoader over ``split``; shuffling draws from a ``torch.Generator`` seeded with ``seed`` (same seed, same
     order of epochs).
@@ -101,10 +102,13 @@ def make_loader(
     (``num_workers > 0``) are refused. FileSplit: ``device`` is only where batches will go (CUDA pins memory); the
     files are decoded in ``num_workers`` processes (0: in this one) and the data stays on the CPU.
     ``shard=(rank, world_size)``: an unshuffled evaluation loader for one rank of a distributed run.
+    ``generator``: draw the shuffle order from this generator instead of a new one seeded with ``seed`` (the trainer
+    passes one whose state a checkpoint saves, so a resumed run draws the orders an uninterrupted one would).
     """
     device = torch.device(device)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
+    if generator is None:
+        generator = torch.Generator()
+        generator.manual_seed(seed)
     if shard is not None and shuffle:
         raise ValueError("a sharded loader is for evaluation and cannot shuffle")
     sampler = EvalShardSampler(len(split), *shard) if shard is not None else None

@@ -9,6 +9,7 @@ checks the common arguments and the option names before calling the builder, so 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
@@ -16,9 +17,9 @@ from torch import nn
 from trainlab.errors import TrainlabError
 from trainlab.models import resnet, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
-from trainlab.validate import check_int
+from trainlab.validate import MAX_IMAGE_SIZE, MAX_WIDTH, check_float, check_int
 
-__all__ = ["COMMON_ARGS", "MODELS", "build_model", "model_names", "model_options"]
+__all__ = ["COMMON_ARGS", "MODELS", "build_model", "check_model_options", "model_names", "model_options"]
 
 COMMON_ARGS = ("in_channels", "num_classes", "image_size", "dropout", "width")
 
@@ -38,10 +39,15 @@ def model_options(name: str) -> dict[str, Any]:
     }
 
 
-def _check_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TrainlabError(f"{name} must be a number, got {value!r}")
-    return float(value)
+def check_model_options(name: str, options: Mapping[str, Any]) -> None:
+    """Fail on an unknown model, an unknown option, or a common argument given as an option (no data needed)."""
+    known = model_options(name)
+    for key in options:
+        if key in COMMON_ARGS:
+            raise TrainlabError(f"model {name!r}: {key!r} is a common argument, not an option; set it directly")
+        if key not in known:
+            listed = ", ".join(known) or "(none)"
+            raise TrainlabError(f"model {name!r} has no option {key!r}; its options: {listed}")
 
 
 def build_model(
@@ -58,22 +64,12 @@ def build_model(
     builder = MODELS.get(name)
     check_int("in_channels", in_channels, 1)
     check_int("num_classes", num_classes, 2)
-    check_int("image_size", image_size, 1)
-    dropout = _check_float("dropout", dropout)
-    if not 0.0 <= dropout < 1.0:
-        raise TrainlabError(f"dropout must be in [0, 1), got {dropout}")
-    width = _check_float("width", width)
-    if width <= 0.0:
-        raise TrainlabError(f"width must be > 0, got {width}")
+    check_int("image_size", image_size, 1, MAX_IMAGE_SIZE)
+    dropout = check_float("dropout", dropout, 0.0, 1.0, max_inclusive=False)
+    width = check_float("width", width, 0.0, MAX_WIDTH, min_inclusive=False)
 
     options = dict(options or {})
-    known = model_options(name)
-    for key in options:
-        if key in COMMON_ARGS:
-            raise TrainlabError(f"model {name!r}: {key!r} is a common argument, not an option; set it directly")
-        if key not in known:
-            listed = ", ".join(known) or "(none)"
-            raise TrainlabError(f"model {name!r} has no option {key!r}; its options: {listed}")
+    check_model_options(name, options)
     return builder(
         in_channels=in_channels,
         num_classes=num_classes,

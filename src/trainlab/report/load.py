@@ -1,139 +1,92 @@
-"""Read a run folder (``study.json`` + one folder per variant) into plain dicts and lists, checking the contract.
+"""Read a run folder (``study.json`` + one folder per variant) into plain dicts and lists for the templates.
 
-Nothing here formats or renders: numbers stay numbers (accuracies as fractions, differences in percentage points).
+Every JSON file is validated against its schema in :mod:`trainlab.artifacts`, the same classes the trainer wrote it
+with. Nothing here formats or renders: numbers stay numbers (accuracies as fractions, differences in percentage points).
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from trainlab.artifacts import (
+    BASELINES_FILE,
+    FAILURE_FILE,
+    METRICS_FILE,
+    STUDY_FILE,
+    SUMMARY_FILE,
+    BaselineResults,
+    DataSummary,
+    SeedRun,
+    StudyRecord,
+    VariantEntry,
+    VariantFailure,
+    VariantMetrics,
+    read_record,
+)
 from trainlab.errors import TrainlabError
-from trainlab.io import read_json
 from trainlab.report.plots import read_history
 from trainlab.report.stats import mean_interval, paired_difference
 
 SPLITS = ("train", "val", "test")
-BASELINES_FILE = "baselines.json"
-# The scalar results averaged over the seeds of a repeated study (the per-class table and plots show one seed).
+# The scalar results averaged over the seeds of a repeated study (the plots show one seed).
 AVERAGED = ("train_accuracy", "val_accuracy", "test_accuracy", "test_loss", "precision_macro", "recall_macro",
             "f1_macro", "epochs_run", "best_epoch", "wall_time_s", "train_images_per_s")
+PER_CLASS_AVERAGED = ("precision", "recall", "f1")
 NOT_RUN = "not run"
+FAILED = "failed"
 DONE = "done"
 
 
-def read_json_object(path: Path, expected: str) -> dict[str, Any]:
-    try:
-        payload = read_json(path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TrainlabError(f"{path} is not readable JSON ({exc}): expected {expected}") from exc
-    if not isinstance(payload, dict):
-        raise TrainlabError(f"{path} holds a JSON {type(payload).__name__}: expected an object with {expected}")
-    return payload
-
-
-def _field(mapping: Any, keys: tuple[str, ...], kind: type, path: Path) -> Any:
-    """``mapping[keys[0]][keys[1]]...``, checked to be a ``kind``; a missing key or wrong type names ``path``."""
-    value = mapping
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            raise TrainlabError(f"{path} is malformed: the key {'.'.join(keys)!r} is missing")
-        value = value[key]
-    if kind in (int, float):
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not is_number or (kind is int and not float(value).is_integer()):
-            raise TrainlabError(f"{path} is malformed: {'.'.join(keys)!r} is {value!r}, expected a number")
-        return kind(value)
-    if not isinstance(value, kind):
-        raise TrainlabError(f"{path} is malformed: {'.'.join(keys)!r} is {value!r}, expected a {kind.__name__}")
-    return value
-
-
-def _check_folder(folder: str, path: Path, depth: int = 1) -> str:
-    """A relative folder of at most ``depth`` plain names (``base``, or ``base/seed-1`` for one seed's run)."""
-    parts = PurePosixPath(folder).parts
-    plain = all(part not in (".", "..") for part in parts) and 1 <= len(parts) <= depth
-    if not folder or "\\" in folder or folder.startswith("/") or not plain:
-        raise TrainlabError(f"{path} is malformed: variant folder {folder!r} must be a plain relative folder name")
-    return folder
-
-
-def _data_summary(study: dict[str, Any], path: Path) -> dict[str, Any]:
-    data = study.get("data") or {}
-    if not isinstance(data, dict):
-        raise TrainlabError(f"{path} is malformed: 'data' must be an object")
-    classes = [str(name) for name in data.get("classes") or []]
-    counts = data.get("counts") or {}
-    if not isinstance(counts, dict) or not all(isinstance(counts.get(s, {}), dict) for s in SPLITS):
-        raise TrainlabError(f"{path} is malformed: 'data.counts' must map each split to {{class: count}}")
+def _data_summary(data: DataSummary) -> dict[str, Any]:
+    classes = list(data.classes)
     for split in SPLITS:
-        classes += [str(name) for name in counts.get(split, {}) if str(name) not in classes]
+        classes += [name for name in data.counts.get(split, {}) if name not in classes]
     rows = []
     for name in classes:
         row: dict[str, Any] = {"class": name}
         for split in SPLITS:
-            row[split] = int(counts.get(split, {}).get(name, 0))
+            row[split] = data.counts.get(split, {}).get(name, 0)
         row["total"] = sum(row[split] for split in SPLITS)
         rows.append(row)
     totals = {split: sum(row[split] for row in rows) for split in (*SPLITS, "total")}
-    skipped = data.get("skipped") or []
-    if not isinstance(skipped, list) or not all(isinstance(item, dict) for item in skipped):
-        raise TrainlabError(f"{path} is malformed: 'data.skipped' must be a list of {{path, reason}} objects")
     return {
-        "source": data.get("source"),
+        "source": data.source,
         "classes": classes,
         "counts": rows,
         "totals": totals,
-        "image_shape": data.get("image_shape"),
-        "mean": data.get("mean"),
-        "std": data.get("std"),
-        "skipped": [{"path": str(item.get("path", "")), "reason": str(item.get("reason", ""))} for item in skipped],
+        "image_shape": data.image_shape,
+        "mean": data.mean,
+        "std": data.std,
+        "fingerprint": data.fingerprint,
+        "skipped": [item.model_dump() for item in data.skipped],
     }
 
 
 def _variant_results(variant_dir: Path) -> dict[str, Any]:
-    """The numbers of one finished variant, read from its ``metrics.json``, ``history.csv`` and ``summary.txt``."""
-    path = variant_dir / "metrics.json"
-    metrics = read_json_object(path, "the metrics of one variant")
-    classes = [str(name) for name in _field(metrics, ("classes",), list, path)]
-    matrix = _field(metrics, ("test", "confusion_matrix"), list, path)
-    n = len(classes)
-    if len(matrix) != n or not all(
-        isinstance(row, list) and len(row) == n and all(isinstance(v, int) and not isinstance(v, bool) for v in row)
-        for row in matrix
-    ):
-        raise TrainlabError(f"{path} is malformed: 'test.confusion_matrix' must be {n}x{n} integers (one per class)")
-    per_class_raw = _field(metrics, ("test", "per_class"), dict, path)
-    per_class = []
-    for name in classes:
-        if name not in per_class_raw:
-            raise TrainlabError(f"{path} is malformed: 'test.per_class' has no entry for class {name!r}")
-        entry: dict[str, Any] = {"class": name}
-        for key in ("precision", "recall", "f1"):
-            entry[key] = _field(metrics, ("test", "per_class", name, key), float, path)
-        entry["support"] = _field(metrics, ("test", "per_class", name, "support"), int, path)
-        per_class.append(entry)
-    summary_path = variant_dir / "summary.txt"
+    """The numbers of one finished run, read from its ``metrics.json``, ``history.csv`` and ``summary.txt``."""
+    metrics = read_record(variant_dir / METRICS_FILE, VariantMetrics, "the metrics of one variant")
+    test = metrics.test
+    summary_path = variant_dir / SUMMARY_FILE
     return {
         "status": DONE,
-        "classes": classes,
-        "params": _field(metrics, ("params",), int, path),
-        "epochs_run": _field(metrics, ("epochs_run",), int, path),
-        "best_epoch": _field(metrics, ("best_epoch",), int, path),
-        "stopped_early": _field(metrics, ("stopped_early",), bool, path),
-        "wall_time_s": float(metrics.get("wall_time_s") or 0.0),
-        "train_images_per_s": float(metrics.get("train_images_per_s") or 0.0),
-        "train_accuracy": _field(metrics, ("train", "accuracy"), float, path),
-        "val_accuracy": _field(metrics, ("val", "accuracy"), float, path),
-        "test_accuracy": _field(metrics, ("test", "accuracy"), float, path),
-        "test_loss": _field(metrics, ("test", "loss"), float, path),
-        "precision_macro": _field(metrics, ("test", "precision_macro"), float, path),
-        "recall_macro": _field(metrics, ("test", "recall_macro"), float, path),
-        "f1_macro": _field(metrics, ("test", "f1_macro"), float, path),
-        "per_class": per_class,
-        "confusion_matrix": matrix,
+        "classes": list(metrics.classes),
+        "params": metrics.params,
+        "epochs_run": metrics.epochs_run,
+        "best_epoch": metrics.best_epoch,
+        "stopped_early": metrics.stopped_early,
+        "wall_time_s": metrics.wall_time_s,
+        "train_images_per_s": metrics.train_images_per_s,
+        "train_accuracy": metrics.train.accuracy,
+        "val_accuracy": metrics.val.accuracy,
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "precision_macro": test.precision_macro,
+        "recall_macro": test.recall_macro,
+        "f1_macro": test.f1_macro,
+        "per_class": [{"class": name, **score.model_dump()} for name, score in test.per_class.items()],
+        "confusion_matrix": [list(row) for row in test.confusion_matrix],
         "history": read_history(variant_dir / "history.csv").to_dict(orient="records"),
         "summary": summary_path.read_text(encoding="utf-8") if summary_path.is_file() else None,
     }
@@ -149,52 +102,50 @@ def _baselines(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / BASELINES_FILE
     if not path.is_file():
         return None
-    payload = read_json_object(path, "the baselines fitted on the study's split")
-    rows = []
-    for index, entry in enumerate(_field(payload, ("baselines",), list, path)):
-        if not isinstance(entry, dict):
-            raise TrainlabError(f"{path} is malformed: baselines[{index}] must be an object")
-        rows.append({
-            "name": str(_field(entry, ("name",), str, path)),
-            "description": str(entry.get("description") or ""),
-            "train_accuracy": _field(entry, ("train_accuracy",), float, path),
-            **{key: _field(entry, ("test", key), float, path) for key in ("accuracy", "f1_macro")},
-            "fit_time_s": float(entry.get("fit_time_s") or 0.0),
-        })
+    payload = read_record(path, BaselineResults, "the baselines fitted on the study's split")
+    rows = [{"name": entry.name, "description": entry.description, "train_accuracy": entry.train_accuracy,
+             "accuracy": entry.test.accuracy, "f1_macro": entry.test.f1_macro, "fit_time_s": entry.fit_time_s}
+            for entry in payload.baselines]
     rows.sort(key=lambda row: row["accuracy"], reverse=True)
-    return {"features": str(payload.get("features") or ""), "rows": rows}
+    return {"features": payload.features, "rows": rows}
 
 
-def _runs_of(entry: dict[str, Any], folder: str, seed: Any, path: Path) -> list[dict[str, Any]]:
-    """The (seed, folder) runs of one variant; runs written before repeated seeds existed are one run in ``folder``."""
-    runs = entry.get("runs") or [{"seed": seed if isinstance(seed, int) else 0, "folder": folder}]
-    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
-        raise TrainlabError(f"{path} is malformed: 'runs' of variant {entry.get('name')!r} must be a list of objects")
-    return [{"seed": _field(run, ("seed",), int, path), "folder": _check_folder(str(run.get("folder")), path, 2)}
-            for run in runs]
+def _mean_per_class(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-class precision / recall / F1 averaged over seeds, so the table agrees with its macro-average row
+    (the mean over seeds of a macro average is the macro average of the per-class means)."""
+    rows = [dict(row) for row in results[0]["per_class"]]
+    for index, row in enumerate(rows):
+        for key in PER_CLASS_AVERAGED:
+            row[key] = statistics.fmean(result["per_class"][index][key] for result in results)
+    return rows
 
 
-def _load_variant(run_dir: Path, entry: dict[str, Any], seed: Any, path: Path) -> dict[str, Any]:
-    """One variant: the first finished seed's full results, with the scalars averaged over every finished seed."""
-    name = str(_field(entry, ("name",), str, path))
-    folder = _check_folder(str(entry.get("folder", name)), path)
-    runs = _runs_of(entry, folder, seed, path)
+def _load_variant(run_dir: Path, entry: VariantEntry, seed: int | None) -> dict[str, Any]:
+    """One variant: the first finished seed's curves and matrix, the scalars averaged over every finished seed."""
+    runs = list(entry.runs) or [SeedRun(seed=seed or 0, folder=entry.folder)]
     variant: dict[str, Any] = {
-        "name": name, "folder": folder, "techniques": [str(t) for t in entry.get("techniques") or []],
-        "status": NOT_RUN, "seeds_total": len(runs), "replicates": [],
+        "name": entry.name, "folder": entry.folder, "techniques": list(entry.techniques),
+        "status": NOT_RUN, "seeds_total": len(runs), "replicates": [], "failures": [],
     }
-    finished = [(run, _variant_results(run_dir / run["folder"])) for run in runs
-                if (run_dir / run["folder"] / "metrics.json").is_file()]
+    for run in runs:
+        failure_path = run_dir / run.folder / FAILURE_FILE
+        if failure_path.is_file() and not (run_dir / run.folder / METRICS_FILE).is_file():
+            failure = read_record(failure_path, VariantFailure, "why a run of this variant failed")
+            variant["failures"].append({"seed": run.seed, "folder": run.folder, "reason": failure.reason})
+    finished = [(run, _variant_results(run_dir / run.folder)) for run in runs
+                if (run_dir / run.folder / METRICS_FILE).is_file()]
     if not finished:
+        variant["status"] = FAILED if variant["failures"] else NOT_RUN
         return variant
     (first_run, first), *_ = finished
     variant.update(first)
-    variant["shown_seed"], variant["run_folder"] = first_run["seed"], first_run["folder"]
-    variant["replicates"] = [{"seed": run["seed"], "stopped_early": result["stopped_early"],
+    variant["shown_seed"], variant["run_folder"] = first_run.seed, first_run.folder
+    variant["replicates"] = [{"seed": run.seed, "stopped_early": result["stopped_early"],
                               **{k: result[k] for k in AVERAGED}} for run, result in finished]
     if len(finished) > 1:
         for key in AVERAGED:
             variant[key] = statistics.fmean(result[key] for _, result in finished)
+        variant["per_class"] = _mean_per_class([result for _, result in finished])
     interval = mean_interval([result["test_accuracy"] for _, result in finished]).to_dict()
     if interval["low"] is not None:  # an accuracy lies in [0, 1], whatever t says for n = 2
         interval["low"], interval["high"] = max(0.0, interval["low"]), min(1.0, interval["high"])
@@ -217,32 +168,31 @@ def _compare_with_base(variant: dict[str, Any], base: dict[str, Any] | None) -> 
         variant["delta_interval"] = interval.scaled(100.0).to_dict()
 
 
+def _find_base(variants: list[dict[str, Any]], key: str | None) -> dict[str, Any] | None:
+    key = key or (variants[0]["name"] if variants else None)
+    return next((v for v in variants if v["name"] == key), None) or next(
+        (v for v in variants if v["folder"] == key), None)
+
+
 def load_run(run_dir: Path) -> dict[str, Any]:
     """Read ``run_dir`` into ``{"run_dir", "study", "data", "variants", "base", "shared_summary", "repeated",
     "baselines"}`` (``baselines``: None, or ``{"features", "rows"}`` best first and ``base_lift_pp``).
 
     ``variants`` lists every variant of ``study.json`` in order, each with ``name``, ``folder``, ``techniques``,
-    ``status`` ("done" or "not run") and, when done, its numbers (accuracies as fractions), ``delta_pp`` (test
-    accuracy minus the base's in percentage points; ``None`` for the base or when the base has not run) and ``gap_pp``
-    (train minus test accuracy in percentage points). With repeated seeds the numbers are means over the finished
-    seeds, ``replicates`` lists each seed's, ``test_accuracy_interval`` and ``delta_interval`` hold 95% intervals, and
-    the per-class table, history and plots are those of seed ``shown_seed`` (folder ``run_folder``).
+    ``status`` ("done", "failed" or "not run"), ``failures`` (seed, folder and reason of each run whose loss diverged)
+    and, when done, its numbers (accuracies as fractions), ``delta_pp`` (test accuracy minus the base's in percentage
+    points; ``None`` for the base or when the base has not run) and ``gap_pp`` (train minus test accuracy in
+    percentage points). With repeated seeds the numbers and the per-class table are means over the finished seeds,
+    ``replicates`` lists each seed's, ``test_accuracy_interval`` and ``delta_interval`` hold 95% intervals, and the
+    history, confusion matrix and plots are those of seed ``shown_seed`` (folder ``run_folder``).
     """
     run_dir = Path(run_dir)
-    study_path = run_dir / "study.json"
+    study_path = run_dir / STUDY_FILE
     if not study_path.is_file():
-        raise TrainlabError(f"{run_dir} is not a trainlab run folder: study.json is missing")
-    study = read_json_object(study_path, "the study description written by the trainer")
-    variants = []
-    for index, entry in enumerate(_field(study, ("variants",), list, study_path)):
-        if not isinstance(entry, dict):
-            raise TrainlabError(f"{study_path} is malformed: variants[{index}] must be an object")
-        variants.append(_load_variant(run_dir, entry, study.get("seed"), study_path))
-
-    base_key = study.get("base") or (variants[0]["name"] if variants else None)
-    base = next((v for v in variants if v["name"] == base_key), None) or next(
-        (v for v in variants if v["folder"] == base_key), None
-    )
+        raise TrainlabError(f"{run_dir} is not a trainlab run folder: {STUDY_FILE} is missing")
+    study = read_record(study_path, StudyRecord, "the study description written by the trainer")
+    variants = [_load_variant(run_dir, entry, study.seed) for entry in study.variants]
+    base = _find_base(variants, study.base)
     for variant in variants:
         variant["is_base"] = variant is base
         if variant["status"] == DONE:
@@ -258,17 +208,16 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         comparable = baselines["rows"] and base is not None and base["status"] == DONE
         lift = base["test_accuracy"] - baselines["rows"][0]["accuracy"] if comparable else None
         baselines["base_lift_pp"] = None if lift is None else pp_difference(lift)
-    meta_keys = ("description", "mode", "seed", "started", "finished", "wall_time_s", "device", "precision")
-    seeds = study.get("seeds") if isinstance(study.get("seeds"), list) else [study.get("seed")]
+    seeds = study.seeds if study.seeds is not None else [study.seed]
     return {
         "run_dir": str(run_dir),
         "study": {
-            "name": str(study.get("name") or run_dir.name),
-            **{key: study.get(key) for key in meta_keys},
+            "name": study.name or run_dir.name,
+            **study.model_dump(include={"description", "mode", "seed", "started", "finished", "wall_time_s",
+                                        "device", "precision", "versions"}),
             "seeds": seeds,
-            "versions": study.get("versions") if isinstance(study.get("versions"), dict) else {},
         },
-        "data": _data_summary(study, study_path),
+        "data": _data_summary(study.data),
         "variants": variants,
         "base": base["name"] if base else None,
         "shared_summary": shared_summary,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text
-from trainlab.report.load import DONE, load_run, pp_difference
+from trainlab.report.load import DONE, FAILED, load_run, pp_difference
 from trainlab.report.plots import PLOT_NAMES, plot_study_comparison, plot_variant
 
 COMPARISON_PLOT = Path("plots") / "comparison.png"
@@ -95,9 +96,45 @@ def fmt_stopped(variant: dict[str, Any]) -> str:
     return "yes" if variant["stopped_early"] else "no"
 
 
+def fmt_status(variant: dict[str, Any]) -> str:
+    """Why a variant has no numbers: "not run", or "failed: <the first failure's reason>"."""
+    if variant["status"] == FAILED and variant["failures"]:
+        return f"failed: {variant['failures'][0]['reason']}"
+    return "not run"
+
+
+def fmt_seeds_done(variant: dict[str, Any]) -> str:
+    """Finished seeds of all, and the failed ones: ``"2/3"``, ``"2/3 (1 failed)"``."""
+    failed = len(variant["failures"])
+    return f"{len(variant['replicates'])}/{variant['seeds_total']}" + (f" ({failed} failed)" if failed else "")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#])")
+
+
+def md_text(value: Any) -> str:
+    """Plain text in Markdown: no emphasis, links, headings or HTML from a class or file name; one line."""
+    text = " ".join(str(value).splitlines())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def md_cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell (pipes escaped, no line breaks)."""
-    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Text safe inside a Markdown table cell: :func:`md_text` with pipes escaped."""
+    return md_text(value).replace("|", "\\|")
+
+
+def md_code(value: Any, cell: bool = False) -> str:
+    """An inline code span that holds any text: the fence is one backtick longer than any run inside it.
+
+    ``cell=True`` for a span inside a table cell, where a pipe must be escaped even within code (GitHub's rule).
+    """
+    text = " ".join(str(value).splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    span = f"{fence}{padding}{text}{padding}{fence}"
+    return span.replace("|", "\\|") if cell else span
 
 
 def _environment() -> Environment:
@@ -111,8 +148,8 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
-                       interval=fmt_interval, reading=fmt_reading, epochs=fmt_epochs,
-                       stopped=fmt_stopped)
+                       mdtext=md_text, mdcode=md_code, interval=fmt_interval, reading=fmt_reading,
+                       epochs=fmt_epochs, stopped=fmt_stopped, status=fmt_status, seeds_done=fmt_seeds_done)
     return env
 
 
@@ -162,39 +199,70 @@ def _done_value(variant: dict[str, Any], key: str) -> Any:
     return variant[key] if variant["status"] == DONE else None
 
 
+def _data_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """How the test data of two loaded runs differ; empty when it is the same data (or nothing tells them apart)."""
+    data_a, data_b = a["data"], b["data"]
+    notes = []
+    if data_a["totals"] != data_b["totals"]:
+        notes.append("split sizes (train/val/test) " + " vs ".join(
+            "/".join(str(data["totals"][split]) for split in ("train", "val", "test")) for data in (data_a, data_b)))
+    if data_a["source"] != data_b["source"]:
+        notes.append(f"source {data_a['source']!r} vs {data_b['source']!r}")
+    if data_a["image_shape"] != data_b["image_shape"]:
+        notes.append(f"image shape {data_a['image_shape']} vs {data_b['image_shape']}")
+    both = data_a["fingerprint"] and data_b["fingerprint"]
+    if not notes and both and data_a["fingerprint"] != data_b["fingerprint"]:
+        notes.append("the same split sizes but not the same images (data fingerprints differ)")
+    return notes
+
+
 def compare(run_a: Path, run_b: Path) -> str:
-    """A Markdown table of the test metrics of the variants that both runs share (by name), B against A."""
+    """A Markdown table of the test metrics of the variants that both runs share (by name), B against A.
+
+    Runs over different classes cannot be compared (a TrainlabError names them); runs over different data of the same
+    classes are compared under a warning that says what differs, since a difference then mixes model and data.
+    """
     a, b = load_run(Path(run_a)), load_run(Path(run_b))
+    if a["data"]["classes"] != b["data"]["classes"]:
+        raise TrainlabError(f"{run_a} and {run_b} are over different classes ({a['data']['classes']} vs "
+                            f"{b['data']['classes']}): their accuracies measure different tasks")
     variants_b = {v["name"]: v for v in b["variants"]}
     shared = [(v, variants_b[v["name"]]) for v in a["variants"] if v["name"] in variants_b]
     if not shared:
         raise TrainlabError(f"{run_a} and {run_b} have no variant names in common: nothing to compare")
-    lines = [
-        f"Comparing A = `{run_a}` ({md_cell(a['study']['name'])}) with B = `{run_b}` ({md_cell(b['study']['name'])}).",
-        "",
+    lines = [f"Comparing A = {md_code(run_a)} ({md_cell(a['study']['name'])}) with B = {md_code(run_b)} "
+             f"({md_cell(b['study']['name'])}).", ""]
+    differences = _data_differences(a, b)
+    if differences:
+        lines += [f"**Warning: the runs used different data** ({md_text('; '.join(differences))}): a difference "
+                  "below mixes the change of model or training with the change of data.", ""]
+    lines += [
         "| Variant | Test acc A | Test acc B | Δ acc (B − A) | Macro F1 A | Macro F1 B | Δ F1 (B − A) "
         "| Test loss A | Test loss B | Epochs A | Epochs B |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for va, vb in shared:
-        both = va["status"] == DONE and vb["status"] == DONE
-        d_acc = pp_difference(vb["test_accuracy"] - va["test_accuracy"]) if both else None
-        d_f1 = pp_difference(vb["f1_macro"] - va["f1_macro"]) if both else None
-        cells = [
-            md_cell(va["name"]),
-            fmt_pct(_done_value(va, "test_accuracy")) if va["status"] == DONE else "not run",
-            fmt_pct(_done_value(vb, "test_accuracy")) if vb["status"] == DONE else "not run",
-            fmt_pp(d_acc),
-            fmt_pct(_done_value(va, "f1_macro")),
-            fmt_pct(_done_value(vb, "f1_macro")),
-            fmt_pp(d_f1),
-            fmt_num(_done_value(va, "test_loss")),
-            fmt_num(_done_value(vb, "test_loss")),
-            fmt_epochs(_done_value(va, "epochs_run")),
-            fmt_epochs(_done_value(vb, "epochs_run")),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += [_compare_row(va, vb) for va, vb in shared]
     only = sorted({v["name"] for v in a["variants"]} ^ set(variants_b))
     if only:
         lines += ["", "Variants in only one run (not compared): " + ", ".join(md_cell(name) for name in only) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _compare_row(va: dict[str, Any], vb: dict[str, Any]) -> str:
+    both = va["status"] == DONE and vb["status"] == DONE
+    d_acc = pp_difference(vb["test_accuracy"] - va["test_accuracy"]) if both else None
+    d_f1 = pp_difference(vb["f1_macro"] - va["f1_macro"]) if both else None
+    cells = [
+        md_cell(va["name"]),
+        fmt_pct(va["test_accuracy"]) if va["status"] == DONE else md_cell(fmt_status(va)),
+        fmt_pct(vb["test_accuracy"]) if vb["status"] == DONE else md_cell(fmt_status(vb)),
+        fmt_pp(d_acc),
+        fmt_pct(_done_value(va, "f1_macro")),
+        fmt_pct(_done_value(vb, "f1_macro")),
+        fmt_pp(d_f1),
+        fmt_num(_done_value(va, "test_loss")),
+        fmt_num(_done_value(vb, "test_loss")),
+        fmt_epochs(_done_value(va, "epochs_run")),
+        fmt_epochs(_done_value(vb, "epochs_run")),
+    ]
+    return "| " + " | ".join(cells) + " |"

@@ -11,8 +11,6 @@ area averaging (the classic "tiny image" features) and standardized with the tra
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch.nn import functional
 
+from trainlab.artifacts import BaselineResult, BaselineResults, ClassificationScore
 from trainlab.data import DataBundle, Split, make_loader
 from trainlab.registry import Registry
 from trainlab.train.metrics import score_predictions
@@ -31,21 +30,15 @@ FEATURE_SIZE = 16
 BATCH = 512
 
 BASELINES: Registry[ClassifierMixin] = Registry[ClassifierMixin]("baseline")
-DESCRIPTIONS: dict[str, str] = {}
 
 
-def _register(name: str, description: str) -> Callable[[Callable[..., ClassifierMixin]], Callable[..., Any]]:
-    DESCRIPTIONS[name] = description
-    return BASELINES.register(name)
-
-
-@_register("majority", "always predicts the most frequent class of the train split")
+@BASELINES.register("majority", description="always predicts the most frequent class of the train split")
 def majority(seed: int) -> ClassifierMixin:
     return DummyClassifier(strategy="most_frequent")
 
 
-@_register("logistic", f"logistic regression on standardized pixels (at most {FEATURE_SIZE}×{FEATURE_SIZE} "
-                       "per channel, area-averaged)")
+@BASELINES.register("logistic", description=f"logistic regression on standardized pixels (at most {FEATURE_SIZE}×"
+                                            f"{FEATURE_SIZE} per channel, area-averaged)")
 def logistic(seed: int) -> ClassifierMixin:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.1, random_state=seed))
 
@@ -61,8 +54,8 @@ def pixel_features(split: Split) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(features), np.concatenate(labels)
 
 
-def run_baselines(names: list[str], bundle: DataBundle, seed: int) -> dict[str, Any]:
-    """Fit each named baseline on the train split and score it on train and test; the JSON of ``baselines.json``."""
+def run_baselines(names: list[str], bundle: DataBundle, seed: int) -> BaselineResults:
+    """Fit each named baseline on the train split and score it on train and test: the record of ``baselines.json``."""
     builders = {name: BASELINES.get(name) for name in names}
     train_x, train_y = pixel_features(bundle.train)
     test_x, test_y = pixel_features(bundle.test)
@@ -72,11 +65,12 @@ def run_baselines(names: list[str], bundle: DataBundle, seed: int) -> dict[str, 
         estimator = builder(seed).fit(train_x, train_y)
         train_accuracy = float(estimator.score(train_x, train_y))
         test_predictions = torch.as_tensor(estimator.predict(test_x), dtype=torch.long)
-        results.append({
-            "name": name,
-            "description": DESCRIPTIONS[name],
-            "train_accuracy": train_accuracy,
-            "test": score_predictions(test_predictions, torch.as_tensor(test_y), bundle.classes),
-            "fit_time_s": time.perf_counter() - started,
-        })
-    return {"features": f"{train_x.shape[1]} pixel features per image", "baselines": results}
+        test = score_predictions(test_predictions, torch.as_tensor(test_y), bundle.classes)
+        results.append(BaselineResult(
+            name=name,
+            description=BASELINES.metadata(name).get("description", ""),
+            train_accuracy=train_accuracy,
+            test=ClassificationScore.model_validate(test),
+            fit_time_s=time.perf_counter() - started,
+        ))
+    return BaselineResults(features=f"{train_x.shape[1]} pixel features per image", baselines=results)

@@ -1,12 +1,18 @@
-"""Small Lightning callbacks that trainlab needs beyond Lightning's own."""
+"""Small Lightning callbacks that trainlab needs beyond Lightning's own: speed, per-epoch history, divergence."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
+import pandas as pd
 import torch
+
+from trainlab.errors import TrainlabError
+from trainlab.report.plots import HISTORY_COLUMNS
 
 
 class TrainThroughput(L.Callback):
@@ -44,7 +50,7 @@ class TrainThroughput(L.Callback):
             return
         elapsed = self._now(trainer) - self._started
         self._started = None
-        if trainer.current_epoch == 0 and self.first_epoch_seconds == 0.0:
+        if self.first_epoch_seconds == 0.0:
             self.first_epoch_samples, self.first_epoch_seconds = self._epoch_samples, elapsed
         else:
             self.samples += self._epoch_samples
@@ -65,3 +71,95 @@ class TrainThroughput(L.Callback):
         if self.first_epoch_seconds > 0:
             return self.first_epoch_samples * self.world_size / self.first_epoch_seconds
         return 0.0
+
+
+class HistoryRecorder(L.Callback):
+    """One row per finished epoch (``HISTORY_COLUMNS``, epochs counted from 1), from the epoch values Lightning logged.
+
+    The rows are part of the checkpoint state, so a variant resumed from ``last.ckpt`` keeps the epochs it trained
+    before the interruption and ends with exactly the history of an uninterrupted run.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logged = trainer.callback_metrics
+        row = {"epoch": float(trainer.current_epoch + 1)}
+        for column in HISTORY_COLUMNS[1:]:
+            value = logged.get(column)
+            row[column] = float(value) if value is not None else math.nan
+        self.rows.append(row)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": [dict(row) for row in self.rows]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = [dict(row) for row in state_dict["rows"]]
+
+    def frame(self) -> pd.DataFrame:
+        history = pd.DataFrame(self.rows, columns=list(HISTORY_COLUMNS))
+        return history.astype({"epoch": int})
+
+
+class TrainingDiverged(TrainlabError):  # noqa: N818 (reads as what happened, like KeyboardInterrupt)
+    """The loss became NaN or infinite: the variant stops, the study goes on, the report marks the variant failed."""
+
+    def __init__(self, message: str, *, epoch: int, step: int | None, lr: float) -> None:
+        super().__init__(message)
+        self.epoch, self.step, self.lr = epoch, step, lr
+
+
+class DivergenceGuard(L.Callback):
+    """Stop a variant whose training or validation loss is NaN or infinite, naming the epoch, the step and the lr.
+
+    Each training step folds "is the loss finite?" into a tensor on the loss's device, with the first bad step, so a
+    GPU is never made to wait; the host reads it every ``check_every`` steps, before each validation and at the end
+    of each epoch. The lr reported is the one the epoch trained with.
+    """
+
+    def __init__(self, check_every: int = 50) -> None:
+        self.check_every = check_every
+        self._first_bad_step: torch.Tensor | None = None
+        self._epoch_lr = math.nan
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_lr = float(trainer.optimizers[0].param_groups[0]["lr"])
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        step = torch.tensor(trainer.global_step, device=loss.device)  # optimizer steps so far, this one included
+        bad_now = ~torch.isfinite(loss.detach()).all()
+        if self._first_bad_step is None:
+            self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
+        first = self._first_bad_step
+        self._first_bad_step = torch.where(bad_now & (first < 0), step, first)
+        if (batch_idx + 1) % self.check_every == 0:
+            self._check(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        value = trainer.callback_metrics.get("val_loss")
+        if trainer.state.fn == "fit" and value is not None and not math.isfinite(float(value)):
+            self._fail(trainer, f"the validation loss became {float(value)}", step=None)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        if self._first_bad_step is None:
+            return
+        step = int(self._first_bad_step.item())
+        if step >= 0:
+            self._fail(trainer, "the training loss became NaN or infinite", step=step)
+
+    def _fail(self, trainer: L.Trainer, what: str, step: int | None) -> None:
+        epoch = trainer.current_epoch + 1
+        where = f"epoch {epoch}" + (f", training step {step}" if step is not None else "")
+        raise TrainingDiverged(f"{what} at {where} (lr {self._epoch_lr:g}); lower training.lr or check the data",
+                               epoch=epoch, step=step, lr=self._epoch_lr)

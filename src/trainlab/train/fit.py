@@ -1,16 +1,19 @@
 """Train, restore and evaluate one variant with Lightning, then write its artifacts.
 
-This is the only training loop in trainlab: every model and dataset goes through ``fit_variant``.
+This is the only training loop in trainlab: every model and dataset goes through ``fit_variant``. A variant that finds
+``checkpoints/last.ckpt`` (left by an interrupted run) continues from it; one whose loss diverges writes
+``failure.json`` instead of ``metrics.json`` and the study goes on.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import signal
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightning as L
 import pandas as pd
@@ -18,20 +21,34 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import StrategyRegistry
+from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from trainlab.artifacts import (
+    CONFIG_FILE,
+    FAILURE_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    SplitScore,
+    TestScore,
+    VariantFailure,
+    VariantMetrics,
+)
 from trainlab.config import Recipe, Variant
 from trainlab.data import DataBundle, Split, TensorSplit, make_loader
 from trainlab.errors import TrainlabError
-from trainlab.io import atomic_write_text, write_json
-from trainlab.models import build_model
-from trainlab.report.plots import HISTORY_COLUMNS, best_epoch, plot_variant
+from trainlab.io import atomic_write_text
+from trainlab.models.recipe import build_recipe_model
+from trainlab.report.plots import best_epoch, plot_variant
 from trainlab.report.summary import model_summary
-from trainlab.train.callbacks import TrainThroughput
+from trainlab.train.callbacks import DivergenceGuard, HistoryRecorder, TrainingDiverged, TrainThroughput
+from trainlab.train.resume import LAST_CHECKPOINT, ResumePoint
 from trainlab.train.runtime import Runtime
 from trainlab.train.task import ClassificationTask
 
 LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+T = TypeVar("T")
 
 
 class BundleDataModule(L.LightningDataModule):
@@ -45,6 +62,10 @@ class BundleDataModule(L.LightningDataModule):
         self.seed = recipe.seed
         self.device_resident = recipe.data.device_resident
         self.num_workers = recipe.training.num_workers
+        # The shuffle order and worker seeds of the train loader; saved in checkpoints (state_dict below) so that a
+        # resumed run draws the orders an uninterrupted one would. It is restored before the loader first iterates.
+        self.train_generator = torch.Generator()
+        self.train_generator.manual_seed(self.seed)
         # Keyed by the split objects themselves (identity-hashed dataclasses), which also keeps them alive.
         self._loaders: dict[tuple[Split, bool], torch.utils.data.DataLoader] = {}
         self._resident: dict[Split, TensorSplit] = {}
@@ -79,7 +100,14 @@ class BundleDataModule(L.LightningDataModule):
             device="cpu" if keep_on_cpu else root,
             num_workers=0 if resident else self.num_workers,
             shard=(trainer.global_rank, trainer.world_size) if distributed and not shuffle else None,
+            generator=self.train_generator if shuffle else None,
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"train_generator": self.train_generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.train_generator.set_state(state_dict["train_generator"])
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         return self.loader(self.bundle.train, shuffle=True)
@@ -98,55 +126,37 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*overridden `on_after_batch_transfer`.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # A resumed variant reopens its checkpoints/ folder (best.ckpt, last.ckpt) on purpose.
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
 
 
 @dataclass(frozen=True)
 class VariantResult:
-    metrics: dict[str, Any]
-    history: pd.DataFrame
+    """What one run of one variant gave: its metrics and history, or the failure that stopped it."""
+
+    metrics: VariantMetrics | None
+    history: pd.DataFrame | None
+    failure: VariantFailure | None = None
 
 
-def build_variant_model(recipe: Recipe, bundle: DataBundle) -> torch.nn.Module:
-    channels, size, _ = bundle.image_shape
-    return build_model(
-        recipe.model.name,
-        in_channels=channels,
-        num_classes=len(bundle.classes),
-        image_size=size,
-        dropout=recipe.regularization.dropout,
-        width=recipe.model.width,
-        options=dict(recipe.model.options),
-    )
+class _Callbacks:
+    """The callbacks of one variant's Trainer, by role (Lightning gets them as a list)."""
 
-
-def collapse_lightning_log(metrics_csv: Path) -> pd.DataFrame:
-    """Collapse Lightning's CSV log (train and val metrics on separate rows) into one row per epoch.
-
-    Epochs are numbered from 1 here, as people count them ("stopped after 10 epochs, best was epoch 6").
-    """
-    frame = pd.read_csv(metrics_csv)
-    history = frame.groupby("epoch", as_index=False).first()
-    history["epoch"] = history["epoch"].astype(int) + 1
-    for column in HISTORY_COLUMNS:
-        if column not in history:
-            history[column] = float("nan")
-    return history[list(HISTORY_COLUMNS)]
-
-
-def _callbacks(recipe: Recipe, out_dir: Path) -> tuple[list[L.Callback], ModelCheckpoint, TrainThroughput]:
-    checkpoint = ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="best", monitor="val_loss", mode="min",
-        save_top_k=1, save_weights_only=True, enable_version_counter=False,
-    )
-    throughput = TrainThroughput()
-    callbacks: list[L.Callback] = [checkpoint, throughput]
-    stopping = recipe.regularization.early_stopping
-    if stopping is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=stopping.patience,
-                                       min_delta=stopping.min_delta))
-    if recipe.training.progress_bar:
-        callbacks.append(RichProgressBar(leave=False))
-    return callbacks, checkpoint, throughput
+    def __init__(self, recipe: Recipe, out_dir: Path) -> None:
+        self.checkpoint = ModelCheckpoint(
+            dirpath=out_dir / "checkpoints", filename="best", monitor="val_loss", mode="min",
+            save_top_k=1, save_weights_only=True, enable_version_counter=False,
+        )
+        self.throughput = TrainThroughput()
+        self.history = HistoryRecorder()
+        self.resume = ResumePoint(out_dir / "checkpoints" / LAST_CHECKPOINT)
+        self.all: list[L.Callback] = [self.checkpoint, self.throughput, self.history, DivergenceGuard(), self.resume]
+        stopping = recipe.regularization.early_stopping
+        if stopping is not None:
+            self.all.append(EarlyStopping(monitor="val_loss", mode="min", patience=stopping.patience,
+                                          min_delta=stopping.min_delta))
+        if recipe.training.progress_bar:
+            self.all.append(RichProgressBar(leave=False))
 
 
 def _restore_best(task: ClassificationTask, checkpoint: ModelCheckpoint) -> None:
@@ -155,10 +165,25 @@ def _restore_best(task: ClassificationTask, checkpoint: ModelCheckpoint) -> None
     task.load_state_dict(state["state_dict"])
 
 
-def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDataModule,
-              split: Split) -> dict[str, float]:
-    (result,) = trainer.validate(task, dataloaders=datamodule.loader(split, shuffle=False), verbose=False)
-    return {"accuracy": float(result["val_accuracy"]), "loss": float(result["val_loss"])}
+def interruptible(trainer: L.Trainer, call: Callable[[], T]) -> T:
+    """Run a Trainer entry point; Ctrl-C inside it comes back as KeyboardInterrupt, not as Lightning's exit(1).
+
+    Lightning catches KeyboardInterrupt, shuts down and calls ``sys.exit(1)`` after ignoring SIGINT; the study runner
+    must see the interrupt to say how to resume, and a second Ctrl-C must work again afterwards.
+    """
+    try:
+        return call()
+    except SystemExit:
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt from None
+
+
+def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDataModule, split: Split) -> SplitScore:
+    loader = datamodule.loader(split, shuffle=False)
+    (result,) = interruptible(trainer, lambda: trainer.validate(task, dataloaders=loader, verbose=False))
+    return SplitScore(accuracy=float(result["val_accuracy"]), loss=float(result["val_loss"]))
 
 
 def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path | None, callbacks: list[L.Callback],
@@ -190,16 +215,21 @@ def check_training_settings(recipe: Recipe, runtime: Runtime) -> None:
     _build_trainer(recipe, runtime, None, [], logger=False)
 
 
+def _failure(variant: Variant, diverged: TrainingDiverged, wall_time_s: float) -> VariantFailure:
+    return VariantFailure(variant=variant.name, techniques=list(variant.techniques), seed=variant.recipe.seed,
+                          reason=str(diverged), epoch=diverged.epoch, step=diverged.step, lr=diverged.lr,
+                          wall_time_s=wall_time_s)
+
+
 def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Runtime) -> VariantResult | None:
     """Train one variant and write config.yaml, summary.txt, history.csv, metrics.json and plots into ``out_dir``.
 
     Returns None on non-zero ranks of a distributed run (only rank 0 writes).
     """
     recipe = variant.recipe
-    started = time.perf_counter()
     quiet_lightning()
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    model = build_variant_model(recipe, bundle)
+    model = build_recipe_model(recipe, len(bundle.classes))
     summary_text = model_summary(model, (1, *bundle.image_shape))
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -208,40 +238,47 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         model, classes=bundle.classes, training=recipe.training, regularization=recipe.regularization,
         mean=mean, std=std, channels_last=runtime.channels_last,
     )
-    callbacks, checkpoint, throughput = _callbacks(recipe, out_dir)
-    logger = CSVLogger(save_dir=out_dir, name="logs", version=0)
-    trainer = _build_trainer(recipe, runtime, out_dir, callbacks, logger)
+    callbacks = _Callbacks(recipe, out_dir)
+    trainer = _build_trainer(recipe, runtime, out_dir, callbacks.all, CSVLogger(save_dir=out_dir, name="logs"))
     datamodule = BundleDataModule(bundle, recipe)
-    trainer.fit(task, datamodule=datamodule)
-    # Read the per-epoch log now: the evaluations below log through the same trainer and would add rows.
-    history = collapse_lightning_log(Path(logger.log_dir) / "metrics.csv") if trainer.is_global_zero else None
+    last = callbacks.resume.path if callbacks.resume.path.is_file() else None
+    try:
+        interruptible(trainer, lambda: trainer.fit(task, datamodule=datamodule, ckpt_path=last, weights_only=True))
+    except TrainingDiverged as diverged:
+        failure = _failure(variant, diverged, callbacks.resume.elapsed_s)
+        if trainer.is_global_zero:
+            failure.write(out_dir / FAILURE_FILE)
+            callbacks.resume.path.unlink(missing_ok=True)
+        return VariantResult(metrics=None, history=None, failure=failure)
+    history = callbacks.history.frame()
     stopped_early = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in trainer.callbacks)
-    if recipe.regularization.early_stopping is not None and checkpoint.best_model_path:
-        _restore_best(task, checkpoint)
-    train_metrics = _evaluate(trainer, task, datamodule, bundle.train)
-    val_metrics = _evaluate(trainer, task, datamodule, bundle.val)
-    (test_logged,) = trainer.test(task, datamodule=datamodule, verbose=False)
-    if history is None:
+    if recipe.regularization.early_stopping is not None and callbacks.checkpoint.best_model_path:
+        _restore_best(task, callbacks.checkpoint)
+    train_score = _evaluate(trainer, task, datamodule, bundle.train)
+    val_score = _evaluate(trainer, task, datamodule, bundle.val)
+    (test_logged,) = interruptible(trainer, lambda: trainer.test(task, datamodule=datamodule, verbose=False))
+    if not trainer.is_global_zero:
         return None
-    metrics = {
-        "variant": variant.name,
-        "techniques": list(variant.techniques),
-        "params": sum(p.numel() for p in task.model.parameters()),
-        "seed": recipe.seed,
-        "epochs_run": len(history),
-        "best_epoch": best if (best := best_epoch(history)) is not None else -1,  # -1: validation never ran
-        "stopped_early": bool(stopped_early),
-        "wall_time_s": time.perf_counter() - started,
-        "train_images_per_s": throughput.images_per_second,
-        "runtime": runtime.to_dict(),
-        "classes": list(bundle.classes),
-        "train": train_metrics,
-        "val": val_metrics,
-        "test": {"loss": float(test_logged["test_loss"]), **task.test_results},
-    }
-    atomic_write_text(out_dir / "config.yaml", recipe.to_yaml())
-    atomic_write_text(out_dir / "summary.txt", summary_text)
-    atomic_write_text(out_dir / "history.csv", history.to_csv(index=False))
-    write_json(out_dir / "metrics.json", metrics)
+    metrics = VariantMetrics(
+        variant=variant.name,
+        techniques=list(variant.techniques),
+        params=sum(p.numel() for p in task.model.parameters()),
+        seed=recipe.seed,
+        epochs_run=len(history),
+        best_epoch=best if (best := best_epoch(history)) is not None else -1,  # -1: validation never ran
+        stopped_early=bool(stopped_early),
+        wall_time_s=callbacks.resume.elapsed_s,
+        train_images_per_s=callbacks.throughput.images_per_second,
+        runtime=runtime.to_dict(),
+        classes=list(bundle.classes),
+        train=train_score,
+        val=val_score,
+        test=TestScore(loss=float(test_logged["test_loss"]), **task.test_results),
+    )
+    atomic_write_text(out_dir / CONFIG_FILE, recipe.to_yaml())
+    atomic_write_text(out_dir / SUMMARY_FILE, summary_text)
+    atomic_write_text(out_dir / HISTORY_FILE, history.to_csv(index=False))
+    metrics.write(out_dir / METRICS_FILE)
+    callbacks.resume.path.unlink(missing_ok=True)  # the variant is done; the full-state checkpoint is not needed
     plot_variant(out_dir)
     return VariantResult(metrics=metrics, history=history)

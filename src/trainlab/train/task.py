@@ -46,7 +46,9 @@ class ClassificationTask(L.LightningModule):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         num_classes = len(classes)
         # Losses are sample-weighted means (torchmetrics), so they stay exact with uneven last batches and under DDP.
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        # nan_strategy="disable": a NaN loss stays in the mean (the default drops it with a warning, and checks every
+        # step, which makes a GPU wait); trainlab's DivergenceGuard reports it instead.
+        self.train_loss, self.val_loss, self.test_loss = (MeanMetric(nan_strategy="disable") for _ in range(3))
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_metrics = classification_metrics(num_classes)

@@ -1,0 +1,221 @@
+"""The files of a run folder and the schema of each JSON file, shared by the writer (train) and the reader (report).
+
+A run folder is the only thing the report reads, so its contract is written down once, here: ``fit_variant`` builds a
+:class:`VariantMetrics` and dumps it, ``load_run`` validates the file against the same class. Unknown keys are ignored
+(an older or newer trainlab may add some); a missing key or a value of the wrong type fails with the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trainlab.errors import TrainlabError
+from trainlab.io import read_json, write_json
+
+STUDY_FILE = "study.json"
+RECIPE_FILE = "recipe.yaml"
+BASELINES_FILE = "baselines.json"
+METRICS_FILE = "metrics.json"
+FAILURE_FILE = "failure.json"
+HISTORY_FILE = "history.csv"
+SUMMARY_FILE = "summary.txt"
+CONFIG_FILE = "config.yaml"
+
+R = TypeVar("R", bound="Record")
+
+
+class Record(BaseModel):
+    """A JSON file of a run folder: strict types (a count is an int, not a bool or a string), extra keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    def write(self, path: Path) -> Path:
+        return write_json(path, self.model_dump(mode="json"))
+
+
+Count = Field(ge=0)
+
+
+class SplitScore(Record):
+    accuracy: float
+    loss: float
+
+
+class ClassScore(Record):
+    precision: float
+    recall: float
+    f1: float
+    support: int = Count
+
+
+class ClassificationScore(Record):
+    """Accuracy, macro and per-class precision / recall / F1 and the confusion matrix (rows: true class)."""
+
+    accuracy: float
+    precision_macro: float
+    recall_macro: float
+    f1_macro: float
+    per_class: dict[str, ClassScore]
+    confusion_matrix: list[list[int]]
+
+    @model_validator(mode="after")
+    def _square_matrix(self) -> ClassificationScore:
+        n = len(self.per_class)
+        if len(self.confusion_matrix) != n or any(len(row) != n for row in self.confusion_matrix):
+            raise ValueError(f"confusion_matrix must be {n}x{n} (one row and column per class)")
+        return self
+
+
+class TestScore(ClassificationScore):
+    loss: float
+
+
+class VariantMetrics(Record):
+    """``<variant>/metrics.json``: one finished run of one variant (one seed)."""
+
+    variant: str
+    techniques: list[str]
+    params: int = Count
+    seed: int | None = None
+    epochs_run: int = Count
+    best_epoch: int  # -1 when validation never ran
+    stopped_early: bool
+    wall_time_s: float = 0.0
+    train_images_per_s: float = 0.0
+    runtime: dict[str, Any] = Field(default_factory=dict)
+    classes: list[str]
+    train: SplitScore
+    val: SplitScore
+    test: TestScore
+
+    @model_validator(mode="after")
+    def _classes_match(self) -> VariantMetrics:
+        if list(self.test.per_class) != self.classes:
+            raise ValueError(f"test.per_class must have one entry per class, in order: {self.classes}")
+        return self
+
+
+class VariantFailure(Record):
+    """``<variant>/failure.json``: a run that stopped because its loss diverged (the study went on without it)."""
+
+    variant: str
+    techniques: list[str]
+    seed: int | None = None
+    reason: str
+    epoch: int
+    step: int | None = None
+    lr: float | None = None
+    wall_time_s: float = 0.0
+
+
+class BaselineResult(Record):
+    name: str
+    description: str = ""
+    train_accuracy: float
+    test: ClassificationScore
+    fit_time_s: float = 0.0
+
+
+class BaselineResults(Record):
+    """``baselines.json``: the non-deep models fitted on the study's split."""
+
+    features: str = ""
+    baselines: list[BaselineResult]
+
+
+def plain_folder(folder: str, depth: int) -> str:
+    """A relative folder of at most ``depth`` plain names (``base``, or ``base/seed-1`` for one seed's run)."""
+    parts = PurePosixPath(folder).parts
+    plain = all(part not in (".", "..") for part in parts) and 1 <= len(parts) <= depth
+    if not folder or "\\" in folder or folder.startswith("/") or not plain:
+        raise ValueError(f"variant folder {folder!r} must be a plain relative folder name")
+    return folder
+
+
+class SeedRun(Record):
+    seed: int
+    folder: str
+
+    @field_validator("folder")
+    @classmethod
+    def _plain(cls, folder: str) -> str:
+        return plain_folder(folder, 2)
+
+
+class VariantEntry(Record):
+    name: str
+    folder: str
+    techniques: list[str] = Field(default_factory=list)
+    runs: list[SeedRun] = Field(default_factory=list)  # empty in runs written before repeated seeds existed
+
+    @field_validator("folder")
+    @classmethod
+    def _plain(cls, folder: str) -> str:
+        return plain_folder(folder, 1)
+
+
+class SkippedEntry(Record):
+    path: str
+    reason: str
+
+
+class DataSummary(Record):
+    source: str | None = None
+    classes: list[str] = Field(default_factory=list)
+    counts: dict[str, dict[str, int]] = Field(default_factory=dict)  # split → class → images
+    image_shape: list[int] | None = None
+    in_memory: bool | None = None
+    skipped: list[SkippedEntry] = Field(default_factory=list)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    stats_sample: int | None = None
+    fingerprint: str | None = None  # absent in runs written before resumes checked the data
+
+
+class StudyRecord(Record):
+    """``study.json``: what the study is, where each run lives, and the data every variant shared."""
+
+    name: str | None = None
+    description: str = ""
+    mode: str | None = None
+    base: str | None = None
+    seeds: list[int] | None = None
+    seed: int | None = None
+    variants: list[VariantEntry]
+    started: str | None = None
+    finished: str | None = None
+    wall_time_s: float | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    device: str | None = None
+    precision: str | None = None
+    runtime: dict[str, Any] = Field(default_factory=dict)
+    data: DataSummary = Field(default_factory=DataSummary)
+
+
+def _problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    detail = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        return f"the key {key!r} is missing"
+    got = first.get("input")
+    shown = f" is {got!r}" if not isinstance(got, dict | list) else ""
+    return f"{key!r}{shown}: {detail}" if key else detail
+
+
+def read_record(path: Path, model: type[R], expected: str) -> R:
+    """Read and validate one JSON file of a run folder; any problem is one TrainlabError naming the file and key."""
+    try:
+        payload = read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TrainlabError(f"{path} is not readable JSON ({error}): expected {expected}") from None
+    if not isinstance(payload, dict):
+        raise TrainlabError(f"{path} holds a JSON {type(payload).__name__}: expected an object with {expected}")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise TrainlabError(f"{path} is malformed: {_problem(error)} (expected {expected})") from None
