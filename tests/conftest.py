@@ -8,10 +8,11 @@ is there.
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
+
+from trainlab.data.sources import resolve_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,11 +44,14 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def cnn_dataset_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The dogs/food/vehicles course set unpacked once per session into a temporary folder."""
+    """The dogs/food/vehicles course set unpacked once per session into a temporary folder.
+
+    It is unpacked by trainlab's own safe extraction (the same on every Python 3.11, and held to the archive-bomb
+    limits), which steps into the archive's single ``cnn_dataset/`` folder.
+    """
     archive = shared_data / "cnn_dataset" / "cnn_dataset.tar.gz"
     if not archive.is_file():
         pytest.fail(f"{archive} is missing from the shared data")
-    target = tmp_path_factory.mktemp("cnn_dataset")
-    with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
-    return target / "cnn_dataset"
+    root = resolve_source(archive, tmp_path_factory.mktemp("cnn_dataset"))
+    assert root.name == "cnn_dataset" and sorted(p.name for p in root.iterdir()) == ["dogs", "food", "vehicles"]
+    return root

@@ -13,7 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, DistributedSampler
 
 from trainlab.config import DataConfig, load_recipe
-from trainlab.data import DataBundle, FileSplit, TensorSplit, build_dataset, image_folder, make_loader
+from trainlab.data import DataBundle, FileSplit, TensorSplit, build_dataset, image_cache, image_folder, make_loader
 from trainlab.data.bundle import stats_sample
 from trainlab.data.loader import ImageFileDataset
 from trainlab.errors import TrainlabError
@@ -72,14 +72,27 @@ def test_split_folders_on_the_file_path(make_split_folder: object, tmp_path: Pat
     assert torch.equal(whole_split(files.test)[0], memory.test.images)
 
 
-def test_file_path_decodes_nothing_up_front(tiny_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object) -> None:
-        raise AssertionError("the file path must not decode while building")
+def test_file_path_decodes_each_file_once_then_remembers(
+    tiny_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = image_cache.decode_image
+    calls: list[Path] = []
 
-    monkeypatch.setattr("trainlab.data.decode.decode_image", refuse)
-    monkeypatch.setattr("trainlab.data.image_cache.decode_image", refuse)
-    bundle = build_dataset(config(tiny_folder, False), tmp_path / "cache")
-    assert len(bundle.train) == 26
+    def spy(path: Path, channels: int, size: int) -> np.ndarray:
+        calls.append(path)
+        return real(path, channels, size)
+
+    monkeypatch.setattr(image_cache, "decode_image", spy)
+    cache = tmp_path / "cache"
+    first = build_dataset(config(tiny_folder, False), cache)
+    assert len(calls) == 37 == len(set(calls))  # 36 images + corrupt.jpg, once each; empty.png needs no decode
+    assert len(list((cache / "checks").glob("*.json"))) == 1 and not (cache / "images").exists()
+    calls.clear()
+    second = build_dataset(config(tiny_folder, False), cache)
+    assert calls == []  # the verdicts come from checks/<key>.json
+    assert second.skipped == first.skipped and second.counts() == first.counts()
+    build_dataset(config(tiny_folder, False, image_size=12), cache)  # other settings: another key, checked again
+    assert len(calls) == 37 and len(list((cache / "checks").glob("*.json"))) == 2
 
 
 def test_errors_are_shared_by_both_paths(tiny_folder: Path, tmp_path: Path) -> None:
@@ -172,15 +185,37 @@ def truncated_jpeg(path: Path) -> Path:
     return path
 
 
+def truncated_png(path: Path) -> Path:
+    """A real PNG cut after its first data chunk starts: the header and size read fine, the pixels do not."""
+    noise = np.random.default_rng(6).integers(0, 256, size=(64, 64), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_truncated_images_are_skipped_alike_before_training(make_split_folder: object, tmp_path: Path) -> None:
+    """Both paths decide up front: a truncated file in val or test never reaches the end of a study."""
+    root = make_split_folder({"train": 6, "val": 2, "test": 3})  # type: ignore[operator]
+    truncated_jpeg(root / "test" / "a" / "cut.jpg")
+    truncated_png(root / "val" / "b" / "cut.png")
+    memory, files = both(root, tmp_path)
+    assert files.skipped == memory.skipped  # the same paths and the same reasons
+    assert [s.path for s in files.skipped] == ["test/a/cut.jpg", "val/b/cut.png"]
+    assert all(s.reason.startswith("unreadable image: OSError: image file is truncated") for s in files.skipped)
+    expected = {"train": {"a": 6, "b": 6}, "val": {"a": 2, "b": 2}, "test": {"a": 3, "b": 3}}
+    assert files.counts() == memory.counts() == expected
+    for name, split in files.splits().items():  # every file left on the file path decodes, to the same pixels
+        assert torch.equal(whole_split(split)[0], memory.splits()[name].images), name
+
+
 @pytest.mark.parametrize("workers", [0, 1])
-def test_truncated_file_is_named_when_loaded(tiny_folder: Path, tmp_path: Path, workers: int) -> None:
-    bad = truncated_jpeg(tiny_folder / "cats" / "truncated.jpg")
-    memory, files = both(tiny_folder, tmp_path)
-    assert "cats/truncated.jpg" in {s.path for s in memory.skipped}  # decoding up front skips it
-    assert "cats/truncated.jpg" not in {s.path for s in files.skipped}  # the header check lets it through
-    (holder,) = [split for split in files.splits().values() if bad in split.paths]
-    loader = make_loader(holder, batch_size=4, shuffle=False, seed=0, num_workers=workers)
-    with pytest.raises(TrainlabError, match=r"cannot decode image .*truncated\.jpg.*data\.in_memory=true") as caught:
+def test_a_file_damaged_after_the_scan_is_named_when_loaded(tiny_folder: Path, tmp_path: Path, workers: int) -> None:
+    files = build_dataset(config(tiny_folder, False), tmp_path / "cache")
+    victim = truncated_jpeg(files.test.paths[0])  # replaced after the check: the loader still names it
+    loader = make_loader(files.test, batch_size=4, shuffle=False, seed=0, num_workers=workers)
+    with pytest.raises(TrainlabError, match=rf"cannot decode image {victim}.*it has changed since") as caught:
         list(loader)
     assert "\n" not in str(caught.value)  # one line, also when a worker process raised it
 

@@ -13,9 +13,14 @@ import torch
 from PIL import Image
 
 from trainlab.config import DataConfig
-from trainlab.data import build_dataset, dataset_names, image_cache
+from trainlab.data import DATASETS, build_dataset, dataset_names, image_cache, image_folder
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_bytes
+
+
+def _mkdirs(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def config(path: Path | None, **kwargs: object) -> DataConfig:
@@ -215,3 +220,54 @@ def test_transparent_palette_gif_decodes(tmp_path: Path) -> None:
     bundle = build_dataset(config(root, image_size=9), tmp_path / "cache")
     assert bundle.skipped == []
     assert bundle.train.images[0, :, 4, 4].tolist() == [200, 100, 50]
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_links_to_folders_are_not_followed(tiny_folder: Path, tmp_path: Path, in_memory: bool) -> None:
+    os.symlink(".", tiny_folder / "dogs" / "loop")  # followed, this repeated every dog image without end
+    os.symlink("../cats", tiny_folder / "dogs" / "cats_too")
+    bundle = build_dataset(config(tiny_folder, in_memory=in_memory), tmp_path / "cache")
+    counts = bundle.counts()
+    assert {name: sum(counts[split][name] for split in counts) for name in bundle.classes} == {
+        "birds": 12, "cats": 12, "dogs": 12,
+    }
+    skipped = {item.path: item.reason for item in bundle.skipped}
+    assert sorted(skipped) == ["cats/corrupt.jpg", "dogs/cats_too", "dogs/empty.png", "dogs/loop"]
+    assert skipped["dogs/loop"] == skipped["dogs/cats_too"] == image_folder.LINKED_FOLDER
+    assert "link to a folder, not followed" in image_folder.LINKED_FOLDER
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_file_with_two_names_is_used_once(tiny_folder: Path, tmp_path: Path, in_memory: bool) -> None:
+    os.symlink("../dogs/img_000.jpg", tiny_folder / "cats" / "a_dog.jpg")  # into another class
+    os.symlink("img_001.png", tiny_folder / "birds" / "again.png")  # within the class
+    os.symlink(tmp_path / "gone.jpg", tiny_folder / "birds" / "broken.jpg")
+    outside = tmp_path / "elsewhere" / "fine.png"  # a link to a file outside the data is a normal image
+    Image.new("RGB", (9, 9), (1, 2, 3)).save(_mkdirs(outside))
+    os.symlink(outside, tiny_folder / "birds" / "linked.png")
+    bundle = build_dataset(config(tiny_folder, in_memory=in_memory), tmp_path / "cache")
+    counts = bundle.counts()
+    assert {name: sum(counts[split][name] for split in counts) for name in bundle.classes} == {
+        "birds": 13, "cats": 12, "dogs": 12,
+    }
+    skipped = {item.path: item.reason for item in bundle.skipped}
+    assert sorted(skipped) == ["birds/again.png", "birds/broken.jpg", "cats/a_dog.jpg", "cats/corrupt.jpg",
+                               "dogs/empty.png"]
+    assert skipped["cats/a_dog.jpg"].startswith("the same file as dogs/img_000.jpg (another name for it")
+    assert skipped["birds/again.png"].startswith("the same file as birds/img_001.png")
+    assert skipped["birds/broken.jpg"] == f"broken link: its target {str(tmp_path / 'gone.jpg')!r} is missing"
+
+
+def test_a_class_of_links_to_other_classes_is_named(tiny_folder: Path, tmp_path: Path) -> None:
+    (tiny_folder / "fish").mkdir()
+    for index in range(3):
+        os.symlink(f"../dogs/img_00{index}.jpg" if index == 0 else f"../cats/img_00{index}.png",
+                   tiny_folder / "fish" / f"{index}.jpg")
+    with pytest.raises(TrainlabError, match=r"empty class: every image in folder .*fish is another name"):
+        build_dataset(config(tiny_folder), tmp_path / "cache")
+
+
+def test_the_path_check_lives_in_the_builder(tmp_path: Path) -> None:
+    builder = DATASETS.get("image_folder")
+    with pytest.raises(TrainlabError, match=r"^the image_folder dataset needs a path: pass --data PATH$"):
+        builder(cfg=config(None), cache_dir=tmp_path / "cache")

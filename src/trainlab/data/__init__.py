@@ -13,7 +13,6 @@ from trainlab.data.augment import BatchAugment, prepare_batch
 from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit
 from trainlab.data.loader import make_loader
 from trainlab.data.registry import DATASETS
-from trainlab.errors import TrainlabError
 
 __all__ = [
     "DATASETS",
@@ -37,6 +36,4 @@ def dataset_names() -> list[str]:
 def build_dataset(cfg: DataConfig, cache_dir: Path) -> DataBundle:
     """Build the dataset named by ``cfg.source``; an unknown name fails with the list of known ones."""
     builder = DATASETS.get(cfg.source)
-    if cfg.source == "image_folder" and cfg.path is None:
-        raise TrainlabError(image_folder.NEEDS_PATH)
     return builder(cfg=cfg, cache_dir=Path(cache_dir))

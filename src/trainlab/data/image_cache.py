@@ -2,7 +2,10 @@
 
 The key is a sha256 of every file's relative path, size and mtime plus the channel count and image size, so any change
 to the folder or the settings decodes again, and a second run with the same data reads one file instead of thousands.
-``check_files`` is the file path's counterpart: no decoding and no cache, only a header check of every file.
+
+``check_files`` is the file path's counterpart (``data.in_memory=false``): it decodes every file once, with the same
+decode, and keeps only the verdict, in ``<cache_dir>/checks/<key>.json`` under the same key. Both paths therefore skip
+the same files with the same reasons before any training starts, and a second run with the same data decodes nothing.
 """
 
 from __future__ import annotations
@@ -11,21 +14,26 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
+from PIL import Image
 
 from trainlab.data.bundle import SkippedFile
-from trainlab.data.decode import decode_image, header_problem
-from trainlab.io import atomic_write_bytes
+from trainlab.data.decode import EMPTY_FILE, decode_image, skip_reason
+from trainlab.io import atomic_write_bytes, read_json, write_json
 
 LOG = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: 16-bit images scaled, images over Pillow's pixel limit skipped
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,26 +58,76 @@ def _decode_one(root: Path, rel: str, channels: int, size: int) -> np.ndarray | 
     path = root / rel
     try:
         if path.stat().st_size == 0:
-            return "empty file (0 bytes)"
+            return EMPTY_FILE
         return decode_image(path, channels, size)
     except Exception as error:
-        return f"unreadable image: {type(error).__name__}: {error}"
+        return skip_reason(error)
 
 
 def _pool_size() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def check_files(root: Path, rel_paths: Sequence[str]) -> tuple[list[str], list[SkippedFile]]:
-    """The file path's up-front scan: (paths that pass the header check, in order; the skipped ones with why).
+def quiet_map(work: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+    """``work`` over ``items`` in a thread pool (Pillow releases the GIL while decoding), in order.
 
-    Only headers are read (see ``decode.header_problem``), in a thread pool, so this costs a fraction of a decode.
+    Pillow's ``DecompressionBombWarning`` is silenced for the duration: ``decode_image`` refuses such an image itself,
+    and it is reported as a skipped file. The warnings filter is process-wide, so this runs from the main thread
+    while nothing else decodes (building the data, before training).
     """
-    with ThreadPoolExecutor(max_workers=_pool_size()) as pool:
-        reasons = list(pool.map(lambda rel: header_problem(root / rel), rel_paths, chunksize=64))
-    good = [rel for rel, reason in zip(rel_paths, reasons, strict=True) if reason is None]
-    skipped = [SkippedFile(path=rel, reason=reason) for rel, reason in zip(rel_paths, reasons, strict=True) if reason]
-    return good, skipped
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=_pool_size()) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return list(pool.map(work, items, chunksize=64))
+
+
+def _check_path(cache_dir: Path, root: Path, rel_paths: Sequence[str], channels: int, size: int) -> Path:
+    return Path(cache_dir) / "checks" / f"{cache_key(root, rel_paths, channels, size)}.json"
+
+
+def _load_checks(path: Path, rel_paths: Sequence[str]) -> list[SkippedFile] | None:
+    try:
+        payload = read_json(path)
+        skipped = [SkippedFile(path=str(item["path"]), reason=str(item["reason"])) for item in payload["skipped"]]
+        files = payload["files"]
+    except Exception as error:  # a damaged or foreign file is rebuilt, never fatal
+        LOG.warning("ignoring unreadable check cache %s (%s); checking the files again", path, error)
+        return None
+    if files != len(rel_paths) or not {s.path for s in skipped} <= set(rel_paths):
+        LOG.warning("check cache %s does not match the files; checking them again", path)
+        return None
+    return skipped
+
+
+def _decode_verdicts(root: Path, rel_paths: Sequence[str], channels: int, size: int) -> list[SkippedFile]:
+    def verdict(rel: str) -> str | None:
+        result = _decode_one(root, rel, channels, size)
+        return result if isinstance(result, str) else None  # the pixels are dropped at once
+
+    reasons = quiet_map(verdict, rel_paths)
+    return [SkippedFile(path=rel, reason=reason) for rel, reason in zip(rel_paths, reasons, strict=True) if reason]
+
+
+def check_files(
+    root: Path, rel_paths: Sequence[str], channels: int, size: int, cache_dir: Path
+) -> tuple[list[str], list[SkippedFile]]:
+    """The file path's up-front check: (paths that decode, in order; the skipped ones with why).
+
+    Every file is decoded once, exactly as the in-memory path decodes it (JPEGs in draft mode, so large photos stay
+    cheap), and its pixels are dropped. The verdicts are kept in ``cache_dir/checks/<key>.json`` (the image cache's
+    key), so a second run with the same files and settings decodes nothing.
+    """
+    rel_paths = list(rel_paths)
+    path = _check_path(cache_dir, root, rel_paths, channels, size)
+    skipped = _load_checks(path, rel_paths) if path.is_file() else None
+    if skipped is None:
+        LOG.info("checking %d images under %s (decoded once, not kept)", len(rel_paths), root)
+        skipped = _decode_verdicts(root, rel_paths, channels, size)
+        write_json(path, {
+            "version": CACHE_VERSION, "root": str(root), "files": len(rel_paths), "channels": channels, "size": size,
+            "skipped": [{"path": item.path, "reason": item.reason} for item in skipped],
+        })
+    bad = {item.path for item in skipped}
+    return [rel for rel in rel_paths if rel not in bad], skipped
 
 
 def decode_files(root: Path, rel_paths: Sequence[str], channels: int, size: int) -> DecodedImages:
@@ -87,10 +145,9 @@ def decode_files(root: Path, rel_paths: Sequence[str], channels: int, size: int)
         ok[index] = True
         return None
 
-    with ThreadPoolExecutor(max_workers=_pool_size()) as pool:
-        for index, reason in enumerate(pool.map(work, range(len(rel_paths)), chunksize=64)):
-            if reason is not None:
-                skipped.append(SkippedFile(path=rel_paths[index], reason=reason))
+    for index, reason in enumerate(quiet_map(work, range(len(rel_paths)))):
+        if reason is not None:
+            skipped.append(SkippedFile(path=rel_paths[index], reason=reason))
     keep = torch.from_numpy(ok)
     images = out if bool(keep.all()) else out[keep].clone()
     paths = [rel for rel, good in zip(rel_paths, ok, strict=True) if good]
@@ -130,6 +187,7 @@ def load_or_decode(root: Path, rel_paths: Sequence[str], channels: int, size: in
     torch.save(
         {
             "images": decoded.images,
+            "root": str(root),
             "paths": decoded.paths,
             "skipped_paths": [s.path for s in decoded.skipped],
             "skipped_reasons": [s.reason for s in decoded.skipped],

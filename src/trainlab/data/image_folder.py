@@ -7,13 +7,15 @@ Two layouts are understood:
   given split is kept as is; a missing val (or test) split is carved from train, stratified, taking
   ``val / (train + val)`` (or ``test / (train + test)``) of it.
 
-Images may sit in sub-folders of a class folder. Files that cannot be read are skipped and reported, not fatal.
+Images may sit in sub-folders of a class folder. Files that cannot be read are skipped and reported, not fatal. A
+class folder (or split folder) may be a link; links to folders inside a class folder are not followed, and a file with
+two names (a link to another image, in any class) is used once. Both are listed with the skipped files.
 
 ``data.in_memory`` picks how the images are served; scanning, the skipped-file report and the splits are shared:
 
 * ``true`` — every image is decoded once into a uint8 tensor cache (``image_cache``) and batches are cut from memory;
-* ``false`` — nothing is decoded up front: every file's header is checked (unreadable files are skipped as above) and
-  the splits are FileSplits that DataLoader workers decode batch by batch;
+* ``false`` — every file is decoded once up front to find the unreadable ones (skipped as above; the verdicts are
+  cached, the pixels are not kept) and the splits are FileSplits that DataLoader workers decode batch by batch;
 * ``"auto"`` — in memory when the decoded uint8 size (N·C·S·S bytes) is below a quarter of the physical RAM.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,7 @@ LOG = logging.getLogger(__name__)
 NEEDS_PATH = "the image_folder dataset needs a path: pass --data PATH"
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 EXTENSIONS_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
+LINKED_FOLDER = "a link to a folder, not followed (a linked folder can repeat images, or loop forever)"
 
 # class name → sorted image paths relative to the data root
 ClassFiles = dict[str, list[str]]
@@ -51,19 +55,54 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(entry for entry in folder.iterdir() if entry.is_dir() and _visible(entry.name))
 
 
-def _image_files(folder: Path, root: Path) -> list[str]:
-    """Image files under ``folder`` (recursively, hidden files and folders ignored), relative to ``root``, sorted."""
-    found = []
-    for current, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = [d for d in dirs if _visible(d)]
-        for name in files:
-            if _visible(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                found.append(Path(current, name).relative_to(root).as_posix())
-    return sorted(found)
+@dataclass(frozen=True)
+class _Found:
+    """An image file: its path relative to the data root, and the real path it names (shared by two names of a file)."""
+
+    rel: str
+    real: str
+    is_link: bool
 
 
-def scan_classes(folder: Path, root: Path, max_per_class: int | None) -> ClassFiles:
-    """Class folders of ``folder`` and their image files; raises for no classes, an empty class, or one class."""
+def _visit(entry: os.DirEntry[str], root: Path, pending: list[Path], found: list[_Found],
+           skipped: list[SkippedFile]) -> None:
+    """Sort one folder entry: a folder to walk, an image file, or an ignored link (added to ``skipped``)."""
+    rel = Path(entry.path).relative_to(root).as_posix()
+    if entry.is_dir(follow_symlinks=False):
+        pending.append(Path(entry.path))
+        return
+    is_image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+    if entry.is_symlink() and entry.is_dir():
+        skipped.append(SkippedFile(path=rel, reason=LINKED_FOLDER))
+    elif entry.is_symlink() and is_image and not os.path.exists(entry.path):
+        skipped.append(SkippedFile(path=rel, reason=f"broken link: its target {os.readlink(entry.path)!r} is missing"))
+    elif is_image:
+        found.append(_Found(rel, os.path.realpath(entry.path), entry.is_symlink()))
+
+
+def _image_files(folder: Path, root: Path, skipped: list[SkippedFile]) -> list[_Found]:
+    """Image files under ``folder`` (recursively, hidden files and folders ignored), sorted by path.
+
+    Links to folders are not followed (a link such as ``dogs/loop -> .`` would repeat every image); they, broken links
+    and unreadable folders are added to ``skipped``. ``folder`` itself may be a link.
+    """
+    found: list[_Found] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                for entry in listing:
+                    if _visible(entry.name):
+                        _visit(entry, root, pending, found, skipped)
+        except OSError as error:
+            rel = current.relative_to(root).as_posix()
+            skipped.append(SkippedFile(path=rel, reason=f"unreadable folder: {error.strerror or error}"))
+    return sorted(found, key=lambda item: item.rel)
+
+
+def scan_classes(folder: Path, root: Path, skipped: list[SkippedFile]) -> dict[str, list[_Found]]:
+    """Class folders of ``folder`` and their image files; raises for no class folders or only one."""
     class_dirs = _subfolders(folder)
     if not class_dirs:
         archives = sorted(p.name for p in folder.iterdir() if p.name.lower().endswith(ZIP_SUFFIXES + TAR_SUFFIXES))
@@ -72,17 +111,42 @@ def scan_classes(folder: Path, root: Path, max_per_class: int | None) -> ClassFi
             f"{folder} has no class folders; expected one sub-folder per class holding its images "
             f"({EXTENSIONS_TEXT}), e.g. {folder}/dogs/1.jpg{hint}"
         )
-    classes: ClassFiles = {}
-    for class_dir in class_dirs:
-        files = _image_files(class_dir, root)
-        if not files:
-            raise TrainlabError(f"empty class: folder {class_dir} holds no image files ({EXTENSIONS_TEXT})")
-        classes[class_dir.name] = files[:max_per_class] if max_per_class else files
-    if len(classes) < 2:
+    if len(class_dirs) < 2:
         (only,) = class_dirs
         hint = f"; did you mean --data {only}?" if _subfolders(only) else ""
         raise TrainlabError(f"{folder} has only one class folder ({only.name!r}); a classifier needs at least 2{hint}")
-    return classes
+    return {class_dir.name: _image_files(class_dir, root, skipped) for class_dir in class_dirs}
+
+
+def _dedupe(found: dict[str, dict[str, list[_Found]]], skipped: list[SkippedFile]) -> dict[str, ClassFiles]:
+    """Every file once, across all classes and split folders: of two names for one file (a link to another image, in
+    this class or another one), the one that is not a link is kept, else the first by path; the others are skipped."""
+    keeper: dict[str, _Found] = {}
+    every = (item for by_class in found.values() for items in by_class.values() for item in items)
+    for item in sorted(every, key=lambda item: (item.is_link, item.rel)):
+        kept = keeper.setdefault(item.real, item)
+        if kept is not item:
+            reason = f"the same file as {kept.rel} (another name for it, e.g. a link); each file is used once"
+            skipped.append(SkippedFile(path=item.rel, reason=reason))
+    return {
+        group: {name: [item.rel for item in items if keeper[item.real] is item] for name, items in by_class.items()}
+        for group, by_class in found.items()
+    }
+
+
+def _check_not_empty(found: dict[str, dict[str, list[_Found]]], groups: dict[str, ClassFiles],
+                     folders: dict[str, Path], root: Path) -> None:
+    for group, by_class in groups.items():
+        for name, files in by_class.items():
+            if files:
+                continue
+            class_dir = folders.get(group, root) / name
+            if found[group][name]:
+                raise TrainlabError(
+                    f"empty class: every image in folder {class_dir} is another name (e.g. a link) for a file that "
+                    "is used elsewhere; each file is used once"
+                )
+            raise TrainlabError(f"empty class: folder {class_dir} holds no image files ({EXTENSIONS_TEXT})")
 
 
 def find_split_folders(root: Path) -> dict[str, Path] | None:
@@ -190,15 +254,24 @@ def _split_rows(
     return result
 
 
-def _scan(cfg: DataConfig, root: Path) -> tuple[dict[str, ClassFiles], dict[str, Path], list[str]]:
-    """The class files of every group ("all", or the split folders), the split folders, and the sorted classes."""
-    folders = find_split_folders(root)
-    if folders is None:
-        groups = {"all": scan_classes(root, root, cfg.max_per_class)}
-    else:
-        groups = {split: scan_classes(folder, root, cfg.max_per_class) for split, folder in folders.items()}
+def _scan(
+    cfg: DataConfig, root: Path, skipped: list[SkippedFile]
+) -> tuple[dict[str, ClassFiles], dict[str, Path], list[str]]:
+    """The class files of every group ("all", or the split folders), the split folders, and the sorted classes.
+
+    Ignored links and second names of a file are added to ``skipped``; ``data.max_per_class`` applies after that.
+    """
+    folders = find_split_folders(root) or {}
+    places = folders or {"all": root}
+    found = {group: scan_classes(folder, root, skipped) for group, folder in places.items()}
+    groups = _dedupe(found, skipped)
+    _check_not_empty(found, groups, folders, root)
+    if folders:
         _check_same_classes(groups, folders)
-    return groups, folders or {}, sorted(next(iter(groups.values())))
+    limit = cfg.max_per_class
+    groups = {group: {name: files[:limit] if limit else files for name, files in by_class.items()}
+              for group, by_class in groups.items()}
+    return groups, folders, sorted(next(iter(groups.values())))
 
 
 @DATASETS.register("image_folder")
@@ -207,15 +280,17 @@ def build_image_folder(cfg: DataConfig, cache_dir: Path) -> DataBundle:
     if cfg.path is None:
         raise TrainlabError(NEEDS_PATH)
     root = resolve_source(Path(cfg.path), Path(cache_dir))
-    groups, folders, classes = _scan(cfg, root)
+    skipped: list[SkippedFile] = []
+    groups, folders, classes = _scan(cfg, root, skipped)
     rel_paths = [path for by_class in groups.values() for name in classes for path in by_class[name]]
     images: torch.Tensor | None = None
-    skipped: list[SkippedFile]
     if decide_in_memory(cfg, len(rel_paths)):
         decoded = load_or_decode(root, rel_paths, cfg.channels, cfg.image_size, Path(cache_dir))
-        images, readable, skipped = decoded.images, decoded.paths, decoded.skipped
+        images, readable = decoded.images, decoded.paths
+        skipped += decoded.skipped
     else:
-        readable, skipped = check_files(root, rel_paths)
+        readable, unreadable = check_files(root, rel_paths, cfg.channels, cfg.image_size, Path(cache_dir))
+        skipped += unreadable
     labels, rows = _label_rows(groups, classes, readable, folders, root)
     split_rows = _split_rows(rows, labels, cfg, classes)
     all_labels = torch.from_numpy(labels)
