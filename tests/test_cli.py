@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import textwrap
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+import yaml
 from typer.testing import CliRunner
 
 from trainlab.cli import app
+from trainlab.config import load_recipe, recipe_names
+from trainlab.console import user_errors
+from trainlab.errors import StudyInterrupted, TrainlabError
 
 runner = CliRunner()
 
@@ -83,3 +94,210 @@ def test_data_and_out_paths_are_taken_literally(tmp_path: Path, name: str) -> No
     assert result.exit_code == 2, result.output
     assert str(tmp_path / name) in result.output.replace("\n", "")
     assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------------------------------- imports and the entry point
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_subcommand_modules_never_import_the_entry_point() -> None:
+    """calc/cli.py and checks/cli.py import the leaf trainlab.console, not trainlab.cli (no cycle), even when run."""
+    code = textwrap.dedent("""
+        import sys
+        import typer
+        from typer.testing import CliRunner
+        import trainlab.calc.cli, trainlab.checks.cli
+        imported = "trainlab.cli" in sys.modules
+        app = typer.Typer()
+        trainlab.checks.cli.register(app)
+        app.add_typer(trainlab.calc.cli.calc_app, name="calc")
+        bad = CliRunner().invoke(app, ["calc", "conv", "--input", "8x8", "--filters", "1", "--kernel", "3"])
+        print(imported, "trainlab.cli" in sys.modules, bad.exit_code, bad.output.startswith("error: --input"))
+    """)
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "2", "True"]
+
+
+def test_console_imports_nothing_of_trainlab_but_errors() -> None:
+    done = _python("import sys, trainlab.console; print(sorted(m for m in sys.modules if m.startswith('trainlab')))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['trainlab', 'trainlab.console', 'trainlab.errors']"
+
+
+def test_python_dash_m_runs_the_cli_once() -> None:
+    done = subprocess.run([sys.executable, "-m", "trainlab.cli", "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    for command in ("run", "recipes", "summary", "compare", "calc", "gradcheck", "gradflow", "lstm-step"):
+        assert re.search(rf"│ {command}\s", done.stdout), command
+    # Run as __main__, the module must not be imported a second time as trainlab.cli (it was, through the labs).
+    code = textwrap.dedent("""
+        import runpy, sys
+        sys.argv = ["trainlab", "calc", "pool", "--input", "4x4x1", "--kernel", "2"]
+        try:
+            runpy.run_module("trainlab.cli", run_name="__main__")
+        except SystemExit as exit:
+            print("exit", exit.code)
+        print("trainlab.cli" in sys.modules)
+    """)
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert "2×2×1" in done.stdout and done.stdout.split()[-3:] == ["exit", "0", "False"]
+
+
+def test_entry_point_still_exports_user_errors() -> None:
+    from trainlab import cli, console
+
+    assert cli.user_errors is console.user_errors
+
+
+def test_an_error_message_with_line_breaks_stays_one_line() -> None:
+    tiny = typer.Typer()
+
+    @tiny.command()
+    @user_errors
+    def fail() -> None:
+        raise TrainlabError("bad name 'a\nb'\r\nin [bold]x[/bold]")
+
+    result = runner.invoke(tiny, [])
+    assert result.exit_code == 2
+    assert result.output == "error: bad name 'a b' in [bold]x[/bold]\n"
+
+
+# ------------------------------------------------------------------------------- plain text that is meant as a file
+@pytest.mark.parametrize("name", recipe_names())
+def test_recipes_show_round_trips_through_a_file(name: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["recipes", "--show", name])
+    assert result.exit_code == 0, result.output
+    assert isinstance(yaml.safe_load(result.output), dict)
+    saved = tmp_path / f"{name}.yaml"
+    saved.write_text(result.output, encoding="utf-8")
+    assert load_recipe(saved).to_dict() == load_recipe(name).to_dict()
+
+
+def test_compare_prints_whole_markdown_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import trainlab.report
+
+    header = ("| Variant | Test acc A | Test acc B | Δ acc (B − A) | Macro F1 A | Macro F1 B | Δ F1 (B − A) "
+              "| Test loss A | Test loss B | Epochs A | Epochs B |")
+    rows = [f"| {name} | 80.00 % | 82.50 % | +2.50 pp | 79.10 % | 81.93 % | +2.83 pp | 0.5123 | 0.4987 | 4 | 6 |"
+            for name in ("base", "+l2", "+l2+dropout+early_stopping+augmentation")]
+    text = "\n".join([f"Comparing A = `{tmp_path / 'a'}` with B = `{tmp_path / 'b'}`.", "", header,
+                      "|---|" + "---:|" * 10, *rows]) + "\n"
+    monkeypatch.setattr(trainlab.report, "compare", lambda a, b: text)
+    result = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert result.output == text
+    table = [line for line in result.output.splitlines() if line.startswith("|")]
+    assert len(table) == 5
+    cells = header.count("|") - 1
+    for line in table:
+        assert line.endswith("|") and line.count("|") - 1 == cells, line
+
+
+def test_report_prints_each_path_on_its_own_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import trainlab.report
+
+    folder = tmp_path / ("a-very-long-run-folder-name-" * 4)
+    monkeypatch.setattr(trainlab.report, "render", lambda run_dir: (folder / "report.html", folder / "report.md"))
+    result = runner.invoke(app, ["report", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [str(folder / "report.html"), str(folder / "report.md")]
+
+
+def test_summary_text_is_printed_unwrapped() -> None:
+    from trainlab.models import build_model
+    from trainlab.report.summary import model_summary
+
+    args = ["summary", "vgg13", "--in-channels", "1", "--image-size", "32", "--width", "0.125"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    expected = model_summary(build_model("vgg13", in_channels=1, num_classes=3, image_size=32, width=0.125),
+                             (1, 1, 32, 32))
+    assert max(len(line) for line in expected.splitlines()) > 80  # Rich would have wrapped these lines
+    assert result.output == expected + "\n"
+
+
+def _fake_study(monkeypatch: pytest.MonkeyPatch, run_study: Any) -> None:
+    """Replace trainlab.train.study (torch, Lightning) by a module holding only ``run_study``."""
+    fake = types.ModuleType("trainlab.train.study")
+    fake.run_study = run_study  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "trainlab.train.study", fake)
+
+
+def test_run_prints_progress_lines_whole(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    lines = [f"run folder: {tmp_path / ('runs-' * 20)}  (5 variant(s) on cpu, 32-true)",
+             "[1/5] base: epoch 3/3  train loss 0.2100  val loss 0.4800  val acc 78.00 %  best epoch 2  12.5 s"]
+
+    def run_study(recipe: Any, *, resume: Path | None = None, notify: Any = print) -> Path:
+        assert recipe.name == "digits-demo" and resume is None
+        for line in lines:
+            notify(line)
+        return tmp_path
+
+    _fake_study(monkeypatch, run_study)
+    result = runner.invoke(app, ["run", "digits-demo"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == lines
+
+
+def test_ctrl_c_during_a_run_names_the_folder_to_resume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def run_study(recipe: Any, *, resume: Path | None = None, notify: Any = print) -> Path:
+        raise StudyInterrupted(tmp_path / "run")
+
+    _fake_study(monkeypatch, run_study)
+    result = runner.invoke(app, ["run", "digits-demo", "--set", "training.epochs=2", "--set", "model.width=0.25",
+                                 "--out", str(tmp_path / "my runs")])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    run = tmp_path / "run"
+    assert result.output == (f"interrupted: the finished runs are kept in {run}; continue with: "
+                             f"trainlab run digits-demo --set training.epochs=2 --set model.width=0.25 "
+                             f"--out '{tmp_path / 'my runs'}' --resume {run}\n")
+
+
+def test_ctrl_c_before_the_run_folder_exists_says_nothing_was_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    def run_study(recipe: Any, *, resume: Path | None = None, notify: Any = print) -> Path:
+        raise KeyboardInterrupt
+
+    _fake_study(monkeypatch, run_study)
+    result = runner.invoke(app, ["run", "digits-demo"])
+    assert result.exit_code == 130
+    assert result.output == "interrupted: before the run folder was made; nothing was written\n"
+
+
+# ------------------------------------------------------------------------------------------------- summary mistakes
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--width", "nan"], "error: width must be a finite number, got nan"),
+        (["--width", "inf"], "error: width must be a finite number, got inf"),
+        (["--width", "1000"], "error: width must be in (0, 4], got 1000"),
+        (["--width", "-1"], "error: width must be in (0, 4], got -1"),
+        (["--dropout", "nan"], "error: dropout must be a finite number, got nan"),
+        (["--dropout", "1"], "error: dropout must be in [0, 1), got 1"),
+        (["--image-size", "100000"], "error: image_size must be at most 1,024, got 100,000"),
+        (["--image-size", "0"], "error: image_size must be a positive integer, got 0"),
+        (["--in-channels", "99999999999999999999"],
+         "error: in_channels must be at most 1,024, got 99,999,999,999,999,999,999"),
+        (["--num-classes", "1"], "error: num_classes must be an integer >= 2, got 1"),
+        (["--option", "batch_norm"], "error: --option 'batch_norm': expected KEY=VALUE, e.g. --option batch_norm=true"),
+        (["--option", "=true"], "error: --option '=true': expected KEY=VALUE, e.g. --option batch_norm=true"),
+        (["--option", "width=2"],
+         "error: model 'vgg13': 'width' is a common argument, not an option; set it directly"),
+    ],
+)
+def test_summary_mistakes_are_one_line(args: list[str], line: str) -> None:
+    result = runner.invoke(app, ["summary", "vgg13", *args])
+    assert result.exit_code == 2, result.output
+    assert result.output == line + "\n"
+
+
+def test_summary_of_a_model_too_big_for_memory_is_one_line() -> None:
+    """Within every limit (width 4, 1024²) a VGG-13 has 34.8 billion parameters: refused before any allocation."""
+    result = runner.invoke(app, ["summary", "vgg13", "--width", "4", "--image-size", "1024"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: model 'vgg13' at width 4, image_size 1024, 3 input channel(s) and 3 "
+                                    "classes has 34,778,679,555 parameters and needs about 137.7 GiB for one image")
+    assert len(result.output.splitlines()) == 1

@@ -54,3 +54,14 @@ def test_fsync_runs_before_the_rename(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(io.os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b))[1])
     io.atomic_write_bytes(tmp_path / "f", b"data")
     assert calls == ["fsync", "replace"]
+
+
+def test_user_text_files_are_bounded_and_yaml_nesting_is_one_line(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a" * 2048)
+    with pytest.raises(io.TrainlabError, match=r"recipe file .*big\.yaml is larger than 1,024 bytes; expected a small"):
+        io.read_user_text(big, "recipe file", max_bytes=1024)
+    assert io.read_user_text(big, "recipe file", max_bytes=2048) == "a" * 2048
+    with pytest.raises(io.TrainlabError, match="x is not valid YAML: lists or mappings are nested too deeply"):
+        io.load_yaml("a: " + "[" * 5000 + "]" * 5000, "x")
+    assert io.parse_yaml("lr: 1e-3\nsteps: 1E2\nname: 1e3x") == {"lr": 0.001, "steps": 100.0, "name": "1e3x"}

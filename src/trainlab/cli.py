@@ -1,18 +1,22 @@
-"""The ``trainlab`` command. Thin: parse, call one function, print. A user mistake prints one line and exits 2."""
+"""The ``trainlab`` command. Thin: parse, call one function, print. A user mistake prints one line and exits 2.
+
+This is the entry point only: the shared consoles and :func:`~trainlab.console.user_errors` live in the leaf module
+:mod:`trainlab.console`, which the sub-command modules (``trainlab.calc.cli``, ``trainlab.checks.cli``) import
+directly; nothing else imports this module.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import shlex
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
-from trainlab.errors import TrainlabError
+from trainlab.console import console, echo, error_console, print_error, user_errors
+
+__all__ = ["app", "console", "error_console", "main", "user_errors"]
 
 app = typer.Typer(
     help="trainlab: classic deep-learning experiments end to end, from a YAML recipe to an HTML + Markdown report.",
@@ -20,25 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-error_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_RECIPE = "digits-demo"
-
-
-def user_errors(command: F) -> F:
-    """Turn a TrainlabError into one line on stderr and exit status 2, without a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TrainlabError as error:
-            # The message is plain text (paths and values may hold [brackets]): never read it as Rich markup.
-            error_console.print(Text.assemble(("error: ", "bold red"), str(error)), highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
+INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 @app.command()
@@ -58,6 +45,7 @@ def run(
 ) -> None:
     """Run every variant of a recipe's study and write runs/<study>/<timestamp>/report.html and report.md."""
     from trainlab.config import load_recipe
+    from trainlab.errors import StudyInterrupted
     from trainlab.train.study import run_study
 
     # Paths are set as strings, not parsed as YAML like --set values (a path may hold '#', ': ' or look like a number).
@@ -67,7 +55,28 @@ def run(
     if out is not None:
         pairs["output.dir"] = str(out)
     loaded = load_recipe(recipe, pairs)
-    run_study(loaded, resume=resume, notify=lambda line: console.print(line, highlight=False, markup=False))
+    try:
+        run_study(loaded, resume=resume, notify=echo)
+    except StudyInterrupted as stopped:
+        again = resume_command(recipe, data, overrides or [], out, Path(str(stopped.run_dir)))
+        print_error(f"{stopped}; continue with: {again}", label="interrupted")
+        raise typer.Exit(code=INTERRUPTED) from None
+    except KeyboardInterrupt:
+        print_error("before the run folder was made; nothing was written", label="interrupted")
+        raise typer.Exit(code=INTERRUPTED) from None
+
+
+def resume_command(recipe: str, data: Path | None, overrides: list[str], out: Path | None, run_dir: Path) -> str:
+    """The ``trainlab run`` command line that continues ``run_dir``: the same recipe, data and --set values (a resume
+    checks that they are the same), quoted for a POSIX shell."""
+    words = ["trainlab", "run", recipe]
+    if data is not None:
+        words += ["--data", str(data)]
+    for item in overrides:
+        words += ["--set", item]
+    if out is not None:
+        words += ["--out", str(out)]
+    return shlex.join([*words, "--resume", str(run_dir)])
 
 
 @app.command()
@@ -77,7 +86,7 @@ def recipes(show: Annotated[str | None, typer.Option(help="print one recipe with
     from trainlab.config import load_recipe, recipe_names
 
     if show is not None:
-        console.print(load_recipe(show).to_yaml(), highlight=False, markup=False)
+        echo(load_recipe(show).to_yaml())
         return
     table = Table()
     for column in ("recipe", "model"):
@@ -93,10 +102,11 @@ def recipes(show: Annotated[str | None, typer.Option(help="print one recipe with
     console.print(table)
 
 
-def _parse_options(items: list[str]) -> dict[str, Any]:
+def _parse_options(items: list[str], option: str = "--set", example: str = "training.epochs=20") -> dict[str, Any]:
+    """``KEY=VALUE`` items as a dict; an item without ``=`` is an error that names ``option``."""
     from trainlab.config import parse_override
 
-    return dict(parse_override(item) for item in items)
+    return dict(parse_override(item, option, example) for item in items)
 
 
 @app.command()
@@ -111,12 +121,15 @@ def summary(
     option: Annotated[list[str] | None, typer.Option(help="model option KEY=VALUE, e.g. batch_norm=true")] = None,
 ) -> None:
     """Print a model's layer table (output shapes, parameters) and its memory sizes, as torchsummary does."""
-    from trainlab.models import build_model
+    from trainlab.models import build_model, check_model_memory
     from trainlab.report.summary import model_summary
 
-    built = build_model(model, in_channels=in_channels, num_classes=num_classes, image_size=image_size,
-                        dropout=dropout, width=width, options=_parse_options(option or []))
-    console.print(model_summary(built, (1, in_channels, image_size, image_size)), highlight=False, markup=False)
+    sizes: dict[str, Any] = {"in_channels": in_channels, "num_classes": num_classes, "image_size": image_size,
+                             "dropout": dropout, "width": width,
+                             "options": _parse_options(option or [], "--option", "batch_norm=true")}
+    check_model_memory(model, **sizes)  # on the meta device: a model too big for this machine fails here, in a line
+    built = build_model(model, **sizes)
+    echo(model_summary(built, (1, in_channels, image_size, image_size)))
 
 
 @app.command()
@@ -126,7 +139,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
     from trainlab.report import render
 
     html, markdown = render(run_dir)
-    console.print(f"{html}\n{markdown}", highlight=False, markup=False)
+    echo(f"{html}\n{markdown}")
 
 
 @app.command()
@@ -138,7 +151,7 @@ def compare(
     """Compare the test metrics of two runs, variant by variant (Markdown table)."""
     from trainlab.report import compare as compare_runs
 
-    console.print(compare_runs(run_a, run_b), highlight=False, markup=False)
+    echo(compare_runs(run_a, run_b))
 
 
 def _register_labs() -> None:

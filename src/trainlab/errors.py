@@ -13,5 +13,5 @@ class StudyInterrupted(Exception):  # noqa: N818 (named for what happened, like 
     """Ctrl-C during a study whose run folder exists: the CLI says how to ``--resume`` it (not a user mistake)."""
 
     def __init__(self, run_dir: object) -> None:
-        super().__init__(f"interrupted; the finished runs are kept in {run_dir}")
+        super().__init__(f"the finished runs are kept in {run_dir}")
         self.run_dir = run_dir

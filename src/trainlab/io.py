@@ -80,8 +80,13 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def read_user_text(path: str | Path, what: str) -> str:
-    """The UTF-8 text of a file the user gave; unreadable or non-UTF-8 content is one TrainlabError line.
+MAX_USER_TEXT = 16 * 2**20
+"""The largest text file a user gives trainlab (a recipe, a weights file): far past any real one, and a path such as
+``/dev/zero`` cannot fill the memory."""
+
+
+def read_user_text(path: str | Path, what: str, max_bytes: int = MAX_USER_TEXT) -> str:
+    """The UTF-8 text of a file the user gave; unreadable, oversized or non-UTF-8 content is one TrainlabError line.
 
     ``what`` names the file's role in the message, e.g. ``"recipe file"`` or ``"weights file"``.
     """
@@ -89,11 +94,14 @@ def read_user_text(path: str | Path, what: str) -> str:
     if path.is_dir():
         raise TrainlabError(f"{what} {path} is a folder; expected a file")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise TrainlabError(f"{what} {path} does not exist") from None
     except OSError as error:
         raise TrainlabError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    if len(data) > max_bytes:
+        raise TrainlabError(f"{what} {path} is larger than {max_bytes:,} bytes; expected a small text file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -119,9 +127,17 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
+class YamlTooDeepError(yaml.YAMLError):
+    """Collections nested deeper than Python's recursion limit lets PyYAML build (thousands of ``[``)."""
+
+
 def parse_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with YAML 1.2 exponent floats; raises ``yaml.YAMLError`` on a syntax error."""
-    return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass: safe_load's guarantees hold
+    """``yaml.safe_load`` with YAML 1.2 exponent floats; raises ``yaml.YAMLError`` on a syntax error (and on nesting
+    too deep to build, which PyYAML would report as a RecursionError)."""
+    try:
+        return yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass: safe_load's guarantees hold
+    except RecursionError:
+        raise YamlTooDeepError("lists or mappings are nested too deeply") from None
 
 
 def yaml_error_text(error: yaml.YAMLError) -> str:

@@ -4,7 +4,13 @@ bit-identical (CPU) to an uninterrupted run, and a resume refuses data other tha
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -153,3 +159,35 @@ def test_a_diverging_variant_fails_alone_and_every_json_file_is_strict(tmp_path:
     again: list[str] = []
     run_study(recipe, resume=run_dir, notify=again.append)  # type: ignore[arg-type]
     assert any("+hot: failed in an earlier session, skipped" in line for line in again)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals to a child process are exercised on Linux")
+def test_ctrl_c_prints_the_command_that_finishes_the_study(tmp_path: Path) -> None:
+    """A real SIGINT in the middle of training: one line with the exact --resume command, exit 130; that command
+    then finishes the study from the last finished epoch."""
+    trainlab = str(Path(sys.executable).with_name("trainlab"))
+    command = [trainlab, "run", "digits-demo", "--out", str(tmp_path / "runs"), "--set", "study.mode=single",
+               "--set", "study.baselines=[]", "--set", "training.epochs=6", "--set", f"output.cache_dir={tmp_path}/c"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "base: training" in line:
+            break
+    run_dir = next((tmp_path / "runs" / "digits-demo").iterdir())
+    deadline = time.monotonic() + 120
+    while not (run_dir / "base" / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # interrupt once an epoch has finished, so there is something to continue from
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    (line,) = stderr.strip().splitlines()
+    prefix = f"interrupted: the finished runs are kept in {run_dir}; continue with: "
+    assert line.startswith(prefix), line
+    again = shlex.split(line.removeprefix(prefix))
+    assert again[:3] == ["trainlab", "run", "digits-demo"] and again[-2:] == ["--resume", str(run_dir)]
+    finished = subprocess.run([trainlab, *again[1:]], capture_output=True, text=True, env=env, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert "base: continuing from its last finished epoch" in finished.stdout
+    history = (run_dir / "base" / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 6 and (run_dir / "report.html").is_file()

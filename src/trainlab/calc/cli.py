@@ -1,16 +1,15 @@
 """``trainlab calc``: the course calculators on the command line, one Rich table per command.
 
-The lead's ``trainlab.cli`` mounts it with ``app.add_typer(calc_app, name="calc")``. Volumes are written W×H×C and
-printed with ``×`` (``28×24×10``); counts with thousands separators (``34,591,299``). A user mistake prints one line
-and exits 2 through ``trainlab.cli.user_errors``, looked up when a command runs (see :func:`user_errors`).
+``trainlab.cli`` mounts it with ``app.add_typer(calc_app, name="calc")``. Volumes are written W×H×C and printed with
+``×`` (``28×24×10``); counts with thousands separators (``34,591,299``). A user mistake prints one line and exits 2
+through :func:`trainlab.console.user_errors`.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,8 +31,8 @@ from trainlab.calc.shapes import (
     parse_volume,
     pool2d_output,
 )
+from trainlab.console import user_errors
 
-F = TypeVar("F", bound=Callable[..., Any])
 calc_app = typer.Typer(
     help="Course calculators: conv/pool output sizes, parameter counts (PyTorch and Keras), Keras summaries, and a "
     "recipe's layer table checked against the built model.",
@@ -47,22 +46,6 @@ StrideOpt = Annotated[str, typer.Option(help="stride: S, or H,W")]
 PaddingOpt = Annotated[str, typer.Option(help="zero padding on each side: P, or H,W")]
 DilationOpt = Annotated[str, typer.Option(help="dilation: D, or H,W")]
 NUMERIC = {"value", "trainable", "non-trainable", "total", "params"}
-
-
-def user_errors(command: F) -> F:
-    """``trainlab.cli.user_errors`` (TrainlabError → one line on stderr, exit 2), looked up at call time.
-
-    ``trainlab.cli`` imports this module to mount ``calc_app``, so importing it here at import time would be circular;
-    by the time a command runs both modules are loaded, and the one-line format stays defined in one place.
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from trainlab.cli import user_errors as one_line
-
-        return one_line(command)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _print(*renderables: Any) -> None:

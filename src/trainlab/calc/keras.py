@@ -26,6 +26,13 @@ from trainlab.errors import TrainlabError
 
 __all__ = ["KerasLayer", "KerasSummary", "format_shape", "keras_summary", "parse_layer", "split_layers"]
 
+MAX_DESCRIPTION = 10_000
+"""Characters in a description: a hundred layers of a hundred characters; Python's parser is not fed more."""
+MAX_NESTING = 32
+"""Brackets ``(`` / ``[`` open at once; a literal argument needs a handful."""
+SHOWN = 60
+"""Characters of a layer's text quoted in an error message."""
+
 
 @dataclass(frozen=True)
 class KerasLayer:
@@ -59,7 +66,12 @@ class KerasSummary:
 
 # ---------------------------------------------------------------------------------------------------------- parsing
 def split_layers(description: str) -> list[str]:
-    """Split on top-level ``;`` (not inside parentheses or quotes); unbalanced parentheses are a TrainlabError."""
+    """Split on top-level ``;`` (not inside parentheses or quotes); unbalanced parentheses are a TrainlabError, and so
+    are a description longer than :data:`MAX_DESCRIPTION` characters and brackets nested deeper than
+    :data:`MAX_NESTING`."""
+    if len(description) > MAX_DESCRIPTION:
+        raise TrainlabError(f"the Keras description is {len(description):,} characters long; expected at most "
+                            f"{MAX_DESCRIPTION:,}")
     pieces, depth, quote, start = [], 0, "", 0
     for index, char in enumerate(description):
         if quote:
@@ -68,10 +80,14 @@ def split_layers(description: str) -> list[str]:
             quote = char
         elif char in "([":
             depth += 1
+            if depth > MAX_NESTING:
+                where = f"layer {len(pieces) + 1} {shown(description[start:])}"
+                raise TrainlabError(f"{where}: brackets nested more than {MAX_NESTING} deep; expected Name(args) "
+                                    "with literal arguments, e.g. Conv2D(32, (3, 3))")
         elif char in ")]":
             depth -= 1
             if depth < 0:
-                where = f"layer {len(pieces) + 1} {description[start:].split(';')[0].strip()!r}"
+                where = f"layer {len(pieces) + 1} {shown(description[start:].split(';')[0])}"
                 raise TrainlabError(f"{where}: unbalanced parentheses, a ')' without its '('")
         elif char == ";" and depth == 0:
             pieces.append(description[start:index])
@@ -79,7 +95,7 @@ def split_layers(description: str) -> list[str]:
     last = description[start:]
     if depth or quote:
         problem = "unbalanced parentheses, a '(' without its ')'" if depth else f"unclosed quote {quote}"
-        raise TrainlabError(f"layer {len(pieces) + 1} {last.strip()!r}: {problem}")
+        raise TrainlabError(f"layer {len(pieces) + 1} {shown(last)}: {problem}")
     if last.strip() or not pieces:
         pieces.append(last)
     if not any(piece.strip() for piece in pieces):
@@ -90,6 +106,12 @@ def split_layers(description: str) -> list[str]:
     return [piece.strip() for piece in pieces]
 
 
+def shown(text: str) -> str:
+    """``text`` stripped and quoted for a message, cut to :data:`SHOWN` characters with ``...``."""
+    text = text.strip()
+    return repr(text if len(text) <= SHOWN else text[: SHOWN - 3] + "...")
+
+
 def _literal(node: ast.AST, where: str) -> Any:
     if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, bool | int | float | str)):
         return node.value
@@ -98,7 +120,7 @@ def _literal(node: ast.AST, where: str) -> Any:
         return -node.operand.value
     if isinstance(node, ast.Tuple | ast.List):
         return tuple(_literal(element, where) for element in node.elts)
-    raise TrainlabError(f"{where}: bad argument {ast.unparse(node)!r}; expected a number, string, tuple, "
+    raise TrainlabError(f"{where}: bad argument {shown(ast.unparse(node))}; expected a number, string, tuple, "
                         "True/False or None")
 
 
@@ -108,13 +130,21 @@ def _layer_name(func: ast.expr, where: str) -> str:
     while isinstance(node, ast.Attribute):
         node = node.value
     if not isinstance(node, ast.Name):
-        raise TrainlabError(f"{where}: expected a layer name before '(', got {ast.unparse(func)!r}")
+        raise TrainlabError(f"{where}: expected a layer name before '(', got {shown(ast.unparse(func))}")
     return func.attr if isinstance(func, ast.Attribute) else node.id
 
 
 def parse_layer(text: str, position: int) -> tuple[str, list[Any], dict[str, Any]]:
     """``"Dense(256, activation='relu')"`` → ``("Dense", [256], {"activation": "relu"})``."""
-    where = f"layer {position} {text!r}"
+    where = f"layer {position} {shown(text)}"
+    try:
+        return _parse_call(text, where)
+    except (RecursionError, MemoryError):  # e.g. thousands of '-' signs: Python's parser gives up
+        raise TrainlabError(f"{where}: too deeply nested to read; expected Name(args) with literal arguments, "
+                            "e.g. Dense(64)") from None
+
+
+def _parse_call(text: str, where: str) -> tuple[str, list[Any], dict[str, Any]]:
     try:
         node = ast.parse(text, mode="eval").body
     except SyntaxError as error:
@@ -156,7 +186,7 @@ def keras_summary(description: str) -> KerasSummary:
             if not check_trainable(bound):
                 count = ParamCount(0, count.total, count.formula)
         except TrainlabError as error:
-            raise TrainlabError(f"layer {position} {text!r}: {error}") from None
+            raise TrainlabError(f"layer {position} {shown(text)}: {error}") from None
         rows.append(KerasLayer(position, name, text, (batch, *out), count))
         shape = out
     return KerasSummary(rows)

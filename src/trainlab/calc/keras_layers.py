@@ -138,7 +138,7 @@ def _flatten(args: dict[str, Any], shape: Shape) -> tuple[Shape, ParamCount]:
     dims = [dim for dim in shape if dim is not None]
     if len(dims) != len(shape):
         raise TrainlabError(f"Flatten needs every dimension known, got {format_shape((None, *shape))}")
-    return (math.prod(dims),), ParamCount(0)
+    return (check_int("Flatten output size", math.prod(dims), 1),), ParamCount(0)
 
 
 def _conv2d(args: dict[str, Any], shape: Shape) -> tuple[Shape, ParamCount]:

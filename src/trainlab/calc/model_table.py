@@ -39,7 +39,7 @@ from trainlab.calc.shapes import (
 )
 from trainlab.config import Recipe, load_recipe
 from trainlab.errors import TrainlabError
-from trainlab.models import build_model
+from trainlab.models import build_model, check_model_memory
 
 TorchShape = tuple[int, ...]
 SHAPE_PRESERVING = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.Dropout,
@@ -202,10 +202,14 @@ def check_model(model: nn.Module, input_size: TorchShape) -> tuple[list[LayerRow
 def model_table(recipe_name_or_path: str | Path, num_classes: int | None = None) -> tuple[list[LayerRow], int]:
     """Build the recipe's model and return its checked layer table and total parameter count.
 
-    ``num_classes`` defaults to :func:`default_num_classes` (10 for digits recipes, 3 for image folders).
+    ``num_classes`` defaults to :func:`default_num_classes` (10 for digits recipes, 3 for image folders). A model
+    that would need more than half this machine's memory fails first, built on the meta device.
     """
     recipe = load_recipe(recipe_name_or_path)
     classes = default_num_classes(recipe) if num_classes is None else num_classes
+    check_model_memory(recipe.model.name, in_channels=recipe.data.channels, num_classes=classes,
+                       image_size=recipe.data.image_size, dropout=recipe.regularization.dropout,
+                       width=recipe.model.width, options=dict(recipe.model.options))  # before any real memory
     model = build_recipe_model(recipe, classes)
     size = recipe.data.image_size
     return check_model(model, (1, recipe.data.channels, size, size))

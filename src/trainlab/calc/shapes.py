@@ -25,12 +25,29 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from trainlab import validate
 from trainlab.errors import TrainlabError
-from trainlab.validate import check_int
 
 IntOrPair = int | tuple[int, int]
 PoolKind = Literal["max", "avg"]
 AXES = ("height", "width")
+MAX_SIZE = 10**12
+"""The largest size, channel count, kernel, stride, padding or unit count a calculator takes. Products of a few such
+numbers stay far below the 4,300 digits Python will turn into text."""
+
+
+def check_int(name: str, value: object, minimum: int, maximum: int = MAX_SIZE) -> int:
+    """:func:`trainlab.validate.check_int` with the calculators' :data:`MAX_SIZE` as the default maximum."""
+    return validate.check_int(name, value, minimum, maximum)
+
+
+def _integers(parts: list[str], text: str, what: str) -> list[int]:
+    """Parts that matched ``[+-]?\\d+`` as ints; one too long for :data:`MAX_SIZE` is refused before ``int()``."""
+    longest = max(len(part.lstrip("+-").lstrip("0")) for part in parts)
+    if longest > len(str(MAX_SIZE)):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise TrainlabError(f"{what} {shown!r} holds a {longest}-digit number; expected at most {MAX_SIZE:,}")
+    return [int(part) for part in parts]
 
 
 def as_pair(name: str, value: object, minimum: int) -> tuple[int, int]:
@@ -70,7 +87,7 @@ def parse_volume(text: str, what: str = "--input") -> Volume:
     expected = "expected WxHxC with positive integers, e.g. 32x28x3"
     if len(parts) != 3 or not all(re.fullmatch(r"[+-]?\d+", part) for part in parts):
         raise TrainlabError(f"{what} {text!r} is malformed: {expected}")
-    width, height, channels = (int(part) for part in parts)
+    width, height, channels = _integers(parts, text, what)
     if min(width, height, channels) <= 0:
         raise TrainlabError(f"{what} {text!r} has a size <= 0: {expected}")
     return Volume(width, height, channels)
@@ -81,7 +98,7 @@ def parse_pair(text: str, what: str) -> IntOrPair:
     parts = [part.strip() for part in text.strip().strip("()").split(",")]
     if len(parts) not in (1, 2) or not all(re.fullmatch(r"[+-]?\d+", part) for part in parts):
         raise TrainlabError(f"{what} {text!r} is malformed: expected an integer or H,W, e.g. 5 or 3,5")
-    numbers = [int(part) for part in parts]
+    numbers = _integers(parts, text, what)
     return numbers[0] if len(numbers) == 1 else (numbers[0], numbers[1])
 
 

@@ -230,5 +230,8 @@ def write_gradflow_report(result: GradFlowResult, out_dir: str | Path) -> list[P
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise TrainlabError(f"--out {out} is a file; expected a folder for gradflow.png and gradflow.md")
-    return [atomic_write_bytes(out / "gradflow.png", _png(result)),
-            atomic_write_text(out / "gradflow.md", render_markdown(result))]
+    try:
+        return [atomic_write_bytes(out / "gradflow.png", _png(result)),
+                atomic_write_text(out / "gradflow.md", render_markdown(result))]
+    except OSError as error:  # a read-only or full disk, a path the OS refuses
+        raise TrainlabError(f"--out {out}: cannot write the report: {error.strerror or error}") from None

@@ -1,6 +1,7 @@
 """The LSTM step calculator: every gate of every step of a small LSTM, and the loss, from weights in a YAML file.
 
-Weights file (``yaml.safe_load``), one key per gate k ∈ {i, f, g, o} (``c`` is accepted as an alias of ``g``)::
+Weights file (YAML read by :func:`trainlab.io.load_yaml`, so ``1e-3`` is a number), one key per gate
+k ∈ {i, f, g, o} (``c`` is accepted as an alias of ``g``)::
 
     W_i, W_f, W_g, W_o   input weights      [hidden, input]     (W_c = W_g)
     U_i, U_f, U_g, U_o   recurrent weights  [hidden, hidden]    (U_c = U_g)
@@ -21,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 from rich.console import Group
 from rich.table import Table
 
 from trainlab.errors import TrainlabError
+from trainlab.io import load_yaml, read_user_text
 from trainlab.scratch.lstm import GATES, GateParams, LSTMCell, LSTMParams
 from trainlab.validate import parse_numbers
 
@@ -45,13 +46,23 @@ def _to_array(value: Any, key: str, source: str) -> Array:
 
     if not numeric(value):
         raise TrainlabError(f"{source}: {key} = {value!r} is not a number or a nested list of numbers")
+    if _depth(value) > 2:
+        raise TrainlabError(f"{source}: {key} is nested {_depth(value)} lists deep; expected a number, a list or a "
+                            "list of lists")
     try:
         array = np.array(value, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64, e.g. 10**400
+        raise TrainlabError(f"{source}: {key} holds a number too large for float64; expected finite numbers") from None
     except ValueError as exc:
         raise TrainlabError(f"{source}: {key} is a ragged list; expected rows of equal length") from exc
     if not np.all(np.isfinite(array)):
         raise TrainlabError(f"{source}: {key} holds a non-finite value; expected finite numbers")
     return array
+
+
+def _depth(value: Any) -> int:
+    """How many lists deep ``value`` is: 0 for a number, 1 for a flat list, 2 for a list of lists, ..."""
+    return 1 + max((_depth(item) for item in value), default=0) if isinstance(value, list) else 0
 
 
 def _shape(array: Array) -> str:
@@ -101,14 +112,8 @@ def lstm_params_from_mapping(data: Any, source: str = "weights") -> LSTMParams:
 
 
 def load_lstm_weights(path: str | Path) -> LSTMParams:
-    """Read and validate a weights YAML file (see the module docstring)."""
-    path = Path(path)
-    if not path.is_file():
-        raise TrainlabError(f"weights file {path} does not exist; expected a YAML file with W_*, U_*, b_* keys")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise TrainlabError(f"weights file {path} is not valid YAML: {exc}".splitlines()[0]) from exc
+    """Read and validate a weights YAML file (see the module docstring); ``1e-3`` reads as a number, as in YAML 1.2."""
+    data = load_yaml(read_user_text(path, "weights file"), f"weights file {path}")
     return lstm_params_from_mapping(data, str(path))
 
 

@@ -9,17 +9,29 @@ checks the common arguments and the option names before calling the builder, so 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from trainlab.errors import TrainlabError
 from trainlab.models import resnet, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
-from trainlab.validate import MAX_IMAGE_SIZE, MAX_WIDTH, check_float, check_int
+from trainlab.validate import MAX_IMAGE_SIZE, MAX_IN_CHANNELS, MAX_NUM_CLASSES, MAX_WIDTH, check_float, check_int
 
-__all__ = ["COMMON_ARGS", "MODELS", "build_model", "check_model_options", "model_names", "model_options"]
+__all__ = [
+    "COMMON_ARGS",
+    "MODELS",
+    "build_model",
+    "check_model_memory",
+    "check_model_options",
+    "forward_bytes",
+    "memory_limit",
+    "model_names",
+    "model_options",
+]
 
 COMMON_ARGS = ("in_channels", "num_classes", "image_size", "dropout", "width")
 
@@ -62,8 +74,8 @@ def build_model(
 ) -> nn.Module:
     """Build the registered model ``name``; every user mistake raises :class:`TrainlabError`."""
     builder = MODELS.get(name)
-    check_int("in_channels", in_channels, 1)
-    check_int("num_classes", num_classes, 2)
+    check_int("in_channels", in_channels, 1, MAX_IN_CHANNELS)
+    check_int("num_classes", num_classes, 2, MAX_NUM_CLASSES)
     check_int("image_size", image_size, 1, MAX_IMAGE_SIZE)
     dropout = check_float("dropout", dropout, 0.0, 1.0, max_inclusive=False)
     width = check_float("width", width, 0.0, MAX_WIDTH, min_inclusive=False)
@@ -78,3 +90,59 @@ def build_model(
         width=width,
         **options,
     )
+
+
+def memory_limit() -> int | None:
+    """Half of this machine's physical memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def forward_bytes(model: nn.Module, input_size: tuple[int, ...], device: str | torch.device = "meta") -> int:
+    """Bytes of the parameters, buffers, input and every leaf module's output of one eval-mode forward pass on zeros.
+
+    Meant for a model built on the meta device: the forward pass there computes shapes only and allocates nothing.
+    """
+    total = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    sizes: list[int] = []
+
+    def record(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel() * output.element_size())
+
+    leaves = [module for module in model.modules() if not any(True for _ in module.children())]
+    handles = [module.register_forward_hook(record) for module in leaves]
+    was_training = model.training
+    sample = torch.zeros(*input_size, device=device)
+    try:
+        with torch.no_grad():
+            model.eval()(sample)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return total + sample.numel() * sample.element_size() + sum(sizes)
+
+
+def check_model_memory(name: str, *, in_channels: int, num_classes: int, image_size: int, dropout: float = 0.0,
+                       width: float = 1.0, options: dict[str, Any] | None = None,
+                       limit_bytes: int | None = None) -> int:
+    """Build the model on the meta device (no memory) and fail, before the real build, if one forward pass on one
+    image would need more than ``limit_bytes`` (default :func:`memory_limit`); returns that estimate in bytes."""
+    with torch.device("meta"):
+        model = build_model(name, in_channels=in_channels, num_classes=num_classes, image_size=image_size,
+                            dropout=dropout, width=width, options=options)
+    needed = forward_bytes(model, (1, in_channels, image_size, image_size))
+    limit = memory_limit() if limit_bytes is None else limit_bytes
+    allowed = "half this machine's memory" if limit_bytes is None else "the limit"
+    if limit is not None and needed > limit:
+        params = sum(p.numel() for p in model.parameters())
+        raise TrainlabError(
+            f"model {name!r} at width {width:g}, image_size {image_size}, {in_channels} input channel(s) and "
+            f"{num_classes} classes has {params:,} parameters and needs about {needed / 2**30:,.1f} GiB for one image, "
+            f"more than the {limit / 2**30:,.1f} GiB allowed ({allowed}); use a smaller width, "
+            "image size or hidden sizes"
+        )
+    return needed

@@ -26,6 +26,7 @@ from trainlab.errors import TrainlabError
 from trainlab.models.common import scaled
 from trainlab.models.registry import MODELS
 
+MAX_HIDDEN = 1 << 20  # units of one classifier layer: 256x the reference 4,096; more overflows torch's sizes
 CFGS: dict[str, list[int | str]] = {
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
 }
@@ -119,9 +120,11 @@ def build_vgg(
     if (
         isinstance(hidden, str | bytes)
         or not isinstance(hidden, Sequence)
-        or not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in hidden)
+        or not all(isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_HIDDEN for size in hidden)
     ):
-        raise TrainlabError(f"model {cfg_name!r} option 'hidden' must be a list of positive integers, got {hidden!r}")
+        shown = repr(hidden) if len(repr(hidden)) <= 80 else repr(hidden)[:77] + "..."
+        raise TrainlabError(f"model {cfg_name!r} option 'hidden' must be a list of integers from 1 to {MAX_HIDDEN:,}, "
+                            f"got {shown}")
 
     cfg = list(CFGS[cfg_name])
     if not pool_last and cfg[-1] == "M":

@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import RichProgressBar
 
 from trainlab.errors import TrainlabError
 from trainlab.report.plots import HISTORY_COLUMNS
@@ -71,6 +72,22 @@ class TrainThroughput(L.Callback):
         if self.first_epoch_seconds > 0:
             return self.first_epoch_samples * self.world_size / self.first_epoch_seconds
         return 0.0
+
+
+class EpochProgressBar(RichProgressBar):
+    """Lightning's Rich bar with epochs counted from 1 ("Epoch 3/8", as history.csv and the report count them) and
+    without the logger's version number among the metrics."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        description = f"Epoch {current_epoch + 1}"
+        if self.trainer.max_epochs is not None:
+            description += f"/{self.trainer.max_epochs}"
+        return f"{description:{len(self.validation_description)}}"
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, int | str | float | dict]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
 
 
 class HistoryRecorder(L.Callback):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import StrategyRegistry
 from lightning.pytorch.trainer.states import TrainerStatus
@@ -42,7 +43,13 @@ from trainlab.io import atomic_write_text
 from trainlab.models.recipe import build_recipe_model
 from trainlab.report.plots import best_epoch, plot_variant
 from trainlab.report.summary import model_summary
-from trainlab.train.callbacks import DivergenceGuard, HistoryRecorder, TrainingDiverged, TrainThroughput
+from trainlab.train.callbacks import (
+    DivergenceGuard,
+    EpochProgressBar,
+    HistoryRecorder,
+    TrainingDiverged,
+    TrainThroughput,
+)
 from trainlab.train.resume import LAST_CHECKPOINT, ResumePoint
 from trainlab.train.runtime import Runtime
 from trainlab.train.task import ClassificationTask
@@ -155,8 +162,13 @@ class _Callbacks:
         if stopping is not None:
             self.all.append(EarlyStopping(monitor="val_loss", mode="min", patience=stopping.patience,
                                           min_delta=stopping.min_delta))
-        if recipe.training.progress_bar:
-            self.all.append(RichProgressBar(leave=False))
+        if show_progress(recipe):
+            self.all.append(EpochProgressBar(leave=False))
+
+
+def show_progress(recipe: Recipe) -> bool:
+    """``training.progress_bar``, on a terminal only: redirected to a file, the bars would bury trainlab's lines."""
+    return recipe.training.progress_bar and sys.stdout.isatty()
 
 
 def _restore_best(task: ClassificationTask, checkpoint: ModelCheckpoint) -> None:
@@ -196,7 +208,7 @@ def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path | None, callb
             num_nodes=training.num_nodes, strategy=training.strategy, precision=runtime.precision,
             deterministic=runtime.deterministic, logger=logger, callbacks=callbacks,
             enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
-            enable_progress_bar=training.progress_bar, enable_model_summary=False, num_sanity_val_steps=0,
+            enable_progress_bar=show_progress(recipe), enable_model_summary=False, num_sanity_val_steps=0,
             log_every_n_steps=1, default_root_dir=out_dir,
         )
     except (ValueError, TypeError, MisconfigurationException) as error:
