@@ -301,3 +301,37 @@ def test_summary_of_a_model_too_big_for_memory_is_one_line() -> None:
     assert result.output.startswith("error: model 'vgg13' at width 4, image_size 1024, 3 input channel(s) and 3 "
                                     "classes has 34,778,679,555 parameters and needs about 137.7 GiB for one image")
     assert len(result.output.splitlines()) == 1
+
+
+def test_cache_lists_and_clears_what_a_run_left(tmp_path: Path) -> None:
+    import tarfile
+
+    import numpy as np
+    from PIL import Image
+
+    from trainlab.config import DataConfig
+    from trainlab.data import build_dataset
+
+    for name in ("a", "b"):
+        (tmp_path / "set" / name).mkdir(parents=True)
+        for index in range(6):
+            Image.fromarray(np.full((8, 8), 40 * index, dtype=np.uint8)).save(tmp_path / "set" / name / f"{index}.png")
+    archive = tmp_path / "set.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "set", arcname="set")
+    cache = tmp_path / "cache"
+    build_dataset(DataConfig(source="image_folder", path=archive, image_size=8, channels=1), cache)
+
+    listed = runner.invoke(app, ["cache", "--dir", str(cache)])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["archive", "images"]
+    assert lines[0].endswith(str(archive.resolve())) and lines[-1].startswith("2 entries, ")
+    cleared = runner.invoke(app, ["cache", "--dir", str(cache), "--clear"])
+    assert cleared.exit_code == 0 and cleared.output.startswith(f"removed 2 entries from {cache}, ")
+    assert cache.is_dir() and not any(cache.iterdir())
+    assert runner.invoke(app, ["cache", "--dir", str(cache)]).output == f"{cache}: nothing cached\n"
+    (tmp_path / "notes.txt").write_text("mine")
+    refused = runner.invoke(app, ["cache", "--dir", str(tmp_path), "--clear"])
+    assert refused.exit_code == 2 and "is not a trainlab cache folder" in refused.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"

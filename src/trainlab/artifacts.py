@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trainlab.errors import TrainlabError
 from trainlab.io import read_json, write_json
@@ -136,26 +136,20 @@ def plain_folder(folder: str, depth: int) -> str:
     return folder
 
 
+VariantFolder = Annotated[str, AfterValidator(lambda folder: plain_folder(folder, 1))]
+RunFolder = Annotated[str, AfterValidator(lambda folder: plain_folder(folder, 2))]  # a variant's seed-N sub-folder
+
+
 class SeedRun(Record):
     seed: int
-    folder: str
-
-    @field_validator("folder")
-    @classmethod
-    def _plain(cls, folder: str) -> str:
-        return plain_folder(folder, 2)
+    folder: RunFolder
 
 
 class VariantEntry(Record):
     name: str
-    folder: str
+    folder: VariantFolder
     techniques: list[str] = Field(default_factory=list)
     runs: list[SeedRun] = Field(default_factory=list)  # empty in runs written before repeated seeds existed
-
-    @field_validator("folder")
-    @classmethod
-    def _plain(cls, folder: str) -> str:
-        return plain_folder(folder, 1)
 
 
 class SkippedEntry(Record):

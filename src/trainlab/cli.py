@@ -154,6 +154,29 @@ def compare(
     echo(compare_runs(run_a, run_b))
 
 
+@app.command()
+@user_errors
+def cache(
+    folder: Annotated[Path | None, typer.Option(
+        "--dir", help="the cache folder: a recipe's output.cache_dir (default .cache/trainlab)")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="remove everything in it (runs rebuild what they need)")] = (
+        False
+    ),
+) -> None:
+    """List what trainlab keeps in its cache folder (extracted archives, decoded images), or remove it with --clear."""
+    from trainlab.config import OutputConfig
+    from trainlab.data.cache import clear_cache, describe_cache, format_entries, total_size
+
+    folder = folder if folder is not None else OutputConfig().cache_dir
+    if clear:
+        removed = clear_cache(folder)
+        echo(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} from {folder}, "
+             f"{total_size(removed) / 1e6:,.1f} MB freed")
+        return
+    entries = describe_cache(folder)
+    echo(format_entries(entries) if entries else f"{folder}: nothing cached")
+
+
 def _register_labs() -> None:
     """The labs beyond training: from-scratch nets (gradcheck, gradflow, lstm-step) and calculators (calc)."""
     from trainlab.calc.cli import calc_app

@@ -11,24 +11,15 @@ import yaml
 from typer.testing import CliRunner
 
 import trainlab.checks.gradcheck as gradcheck_module
-from trainlab.checks.cli import register
 from trainlab.checks.gradcheck import Row
 
 runner = CliRunner()
-HALF = {f"{kind}_{gate}": 0.5 for kind in "WU" for gate in "ifco"} | {f"b_{gate}": 0 for gate in "ifco"}
-
-
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    fresh = typer.Typer()
-    register(fresh)
-    return fresh
 
 
 @pytest.fixture
-def weights(tmp_path: Path) -> Path:
+def weights(tmp_path: Path, half: dict[str, float]) -> Path:
     path = tmp_path / "weights.yaml"
-    path.write_text(yaml.safe_dump(HALF))
+    path.write_text(yaml.safe_dump(half))
     return path
 
 
@@ -93,9 +84,10 @@ def test_gradflow_writes_png_and_md(app: typer.Typer, tmp_path: Path) -> None:
         (["lstm-step", "--x", "1", "--weights", "/nonexistent.yaml"], "does not exist"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(app: typer.Typer, weights: Path, args: list[str], message: str) -> None:
+def test_bad_arguments_exit_2_with_one_line(app: typer.Typer, weights: Path, args: list[str], message: str,
+        half: dict[str, float]) -> None:
     bad = weights.with_name("bad.yaml")
-    bad.write_text(yaml.safe_dump(HALF | {"U_i": [0.5, 0.5]}))
+    bad.write_text(yaml.safe_dump(half | {"U_i": [0.5, 0.5]}))
     args = [str(weights) if a == "WEIGHTS" else str(bad) if a == "BAD" else a for a in args]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output

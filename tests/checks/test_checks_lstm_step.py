@@ -18,14 +18,12 @@ from trainlab.checks.lstm_step import (
 )
 from trainlab.errors import TrainlabError
 
-HALF = {f"{kind}_{gate}": 0.5 for kind in "WU" for gate in "ifco"} | {f"b_{gate}": 0 for gate in "ifco"}
-
 
 def sigma(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def test_course_example_by_hand() -> None:
+def test_course_example_by_hand(half: dict[str, float]) -> None:
     """hidden = input = 1, every weight 0.5, biases 0, x = [1, 0.5], h0 = c0 = 0, targets [0.5, 0.8]."""
     # step 1: every gate has z = 0.5·x1 + 0.5·h0 + 0 = 0.5·1 + 0.5·0 = 0.5
     z1 = 0.5 * 1 + 0.5 * 0 + 0
@@ -43,7 +41,7 @@ def test_course_example_by_hand() -> None:
     assert (round(i1, 6), round(g1, 6), round(c1, 6), round(h1, 6)) == (0.622459, 0.462117, 0.287649, 0.17427)
     assert (round(z2, 6), round(c2, 6), round(h2, 6), round(loss, 6)) == (0.337135, 0.357429, 0.200108, 0.232985)
 
-    params = lstm_params_from_mapping(HALF)
+    params = lstm_params_from_mapping(half)
     result = run_lstm_steps(params, parse_steps("1,0.5"), parse_state("0", "--h0", 1), parse_state("0", "--c0", 1),
                             parse_steps("0.5,0.8", "--target"))
     first, second = result.steps
@@ -103,14 +101,14 @@ def test_malformed_x(text: str, message: str) -> None:
         ({"W_f": [[1, 2], [3]]}, "W_f is a ragged list"),
     ],
 )
-def test_bad_weights(change: dict, message: str) -> None:
+def test_bad_weights(change: dict, message: str, half: dict[str, float]) -> None:
     with pytest.raises(TrainlabError, match=message):
-        lstm_params_from_mapping(HALF | change)
+        lstm_params_from_mapping(half | change)
 
 
-def test_missing_keys_and_files(tmp_path: Path) -> None:
+def test_missing_keys_and_files(tmp_path: Path, half: dict[str, float]) -> None:
     with pytest.raises(TrainlabError, match=r"missing key.*U_o"):
-        lstm_params_from_mapping({k: v for k, v in HALF.items() if k != "U_o"})
+        lstm_params_from_mapping({k: v for k, v in half.items() if k != "U_o"})
     with pytest.raises(TrainlabError, match="does not exist"):
         load_lstm_weights(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
@@ -122,12 +120,12 @@ def test_missing_keys_and_files(tmp_path: Path) -> None:
     with pytest.raises(TrainlabError, match="not a mapping"):
         load_lstm_weights(listed)
     good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump(HALF))
+    good.write_text(yaml.safe_dump(half))
     assert load_lstm_weights(good).hidden == 1
 
 
-def test_inputs_must_fit_the_weights() -> None:
-    params = lstm_params_from_mapping(HALF)
+def test_inputs_must_fit_the_weights(half: dict[str, float]) -> None:
+    params = lstm_params_from_mapping(half)
     zero = np.zeros(1)
     with pytest.raises(TrainlabError, match="expect input=1"):
         run_lstm_steps(params, parse_steps("1 2"), zero, zero)

@@ -12,18 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 import trainlab.checks.gradflow as gradflow_module
-from trainlab.checks.cli import register
 from trainlab.checks.lstm_step import load_lstm_weights
 
 runner = CliRunner()
-HALF = {f"{kind}_{gate}": 0.5 for kind in "WU" for gate in "ifco"} | {f"b_{gate}": 0 for gate in "ifco"}
-
-
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    fresh = typer.Typer()
-    register(fresh)
-    return fresh
 
 
 def error_line(app: typer.Typer, args: list[str]) -> str:
@@ -67,10 +58,10 @@ def test_gradflow_paths_are_printed_whole(app: typer.Typer, tmp_path: Path) -> N
     assert result.output.splitlines()[-2:] == [str(out / "gradflow.png"), str(out / "gradflow.md")]
 
 
-def test_weights_read_yaml_1_2_exponents(app: typer.Typer, tmp_path: Path) -> None:
+def test_weights_read_yaml_1_2_exponents(app: typer.Typer, tmp_path: Path, half: dict[str, float]) -> None:
     """``W_i: 1e-3`` is the number 0.001 (PyYAML alone reads it as the string '1e-3')."""
     path = tmp_path / "w.yaml"
-    path.write_text(yaml.safe_dump({k: v for k, v in HALF.items() if k != "W_i"}) + "W_i: 1e-3\n", encoding="utf-8")
+    path.write_text(yaml.safe_dump({k: v for k, v in half.items() if k != "W_i"}) + "W_i: 1e-3\n", encoding="utf-8")
     assert np.array_equal(load_lstm_weights(path).i.W_x, np.array([[0.001]]))
     result = runner.invoke(app, ["lstm-step", "--x", "1", "--weights", str(path)])
     assert result.exit_code == 0, result.output
@@ -112,7 +103,8 @@ def test_weights_path_that_is_a_folder(app: typer.Typer, tmp_path: Path) -> None
         (["--x", "1", "--target", "inf"], "error: --target 'inf' holds a non-finite number"),
     ],
 )
-def test_empty_and_non_finite_steps(app: typer.Typer, tmp_path: Path, args: list[str], message: str) -> None:
+def test_empty_and_non_finite_steps(app: typer.Typer, tmp_path: Path, args: list[str], message: str,
+        half: dict[str, float]) -> None:
     path = tmp_path / "w.yaml"
-    path.write_text(yaml.safe_dump(HALF), encoding="utf-8")
+    path.write_text(yaml.safe_dump(half), encoding="utf-8")
     assert error_line(app, ["lstm-step", "--weights", str(path), *args]).startswith(message)

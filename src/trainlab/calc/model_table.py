@@ -39,7 +39,8 @@ from trainlab.calc.shapes import (
 )
 from trainlab.config import Recipe, load_recipe
 from trainlab.errors import TrainlabError
-from trainlab.models import build_model, check_model_memory
+from trainlab.models import check_model_memory
+from trainlab.models.recipe import build_recipe_model, recipe_model_args
 
 TorchShape = tuple[int, ...]
 SHAPE_PRESERVING = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.Dropout,
@@ -73,19 +74,6 @@ def format_shape(shape: TorchShape) -> str:
 def default_num_classes(recipe: Recipe) -> int:
     """Classes when the data is not loaded: 10 for the digits source, 3 (the course's image folder) otherwise."""
     return 10 if recipe.data.source == "digits" else 3
-
-
-def build_recipe_model(recipe: Recipe, num_classes: int) -> nn.Module:
-    """The recipe's model as ``build_variant_model`` builds it, with ``num_classes`` given instead of read from data."""
-    return build_model(
-        recipe.model.name,
-        in_channels=recipe.data.channels,
-        num_classes=num_classes,
-        image_size=recipe.data.image_size,
-        dropout=recipe.regularization.dropout,
-        width=recipe.model.width,
-        options=dict(recipe.model.options),
-    )
 
 
 def _volume(shape: TorchShape) -> Volume:
@@ -207,9 +195,7 @@ def model_table(recipe_name_or_path: str | Path, num_classes: int | None = None)
     """
     recipe = load_recipe(recipe_name_or_path)
     classes = default_num_classes(recipe) if num_classes is None else num_classes
-    check_model_memory(recipe.model.name, in_channels=recipe.data.channels, num_classes=classes,
-                       image_size=recipe.data.image_size, dropout=recipe.regularization.dropout,
-                       width=recipe.model.width, options=dict(recipe.model.options))  # before any real memory
+    check_model_memory(recipe.model.name, **recipe_model_args(recipe, classes))  # before any real memory
     model = build_recipe_model(recipe, classes)
     size = recipe.data.image_size
     return check_model(model, (1, recipe.data.channels, size, size))

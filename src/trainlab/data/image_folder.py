@@ -36,6 +36,7 @@ from trainlab.data.registry import DATASETS
 from trainlab.data.sources import TAR_SUFFIXES, ZIP_SUFFIXES, resolve_source
 from trainlab.data.splits import check_coverage, split_sizes, stratified_split, take_stratified
 from trainlab.errors import TrainlabError
+from trainlab.machine import physical_memory_bytes
 
 LOG = logging.getLogger(__name__)
 NEEDS_PATH = "the image_folder dataset needs a path: pass --data PATH"
@@ -182,14 +183,6 @@ def _check_same_classes(groups: dict[str, ClassFiles], folders: dict[str, Path])
 def estimated_bytes(count: int, channels: int, size: int) -> int:
     """The size of ``count`` images decoded to uint8 [channels, size, size]: what the in-memory path would hold."""
     return count * channels * size * size
-
-
-def physical_memory_bytes() -> int | None:
-    """Physical RAM of this machine, or None where the OS does not say."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def decide_in_memory(cfg: DataConfig, count: int) -> bool:

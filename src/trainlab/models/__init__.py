@@ -9,7 +9,6 @@ checks the common arguments and the option names before calling the builder, so 
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 
 from trainlab.errors import TrainlabError
+from trainlab.machine import physical_memory_bytes
 from trainlab.models import resnet, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
 from trainlab.validate import MAX_IMAGE_SIZE, MAX_IN_CHANNELS, MAX_NUM_CLASSES, MAX_WIDTH, check_float, check_int
@@ -94,10 +94,8 @@ def build_model(
 
 def memory_limit() -> int | None:
     """Half of this machine's physical memory in bytes (None where the OS does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (AttributeError, OSError, ValueError):
-        return None
+    ram = physical_memory_bytes()
+    return None if ram is None else ram // 2
 
 
 def forward_bytes(model: nn.Module, input_size: tuple[int, ...], device: str | torch.device = "meta") -> int:
