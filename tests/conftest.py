@@ -8,6 +8,7 @@ is there.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ def cnn_dataset_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory)
     root = resolve_source(archive, tmp_path_factory.mktemp("cnn_dataset"))
     assert root.name == "cnn_dataset" and sorted(p.name for p in root.iterdir()) == ["dogs", "food", "vehicles"]
     return root
+
+
+def _pixel_count(path: Path, color: str, tolerance: int = 40) -> int:
+    """How many pixels of the PNG at ``path`` are within ``tolerance`` (sum of |ΔRGB|) of ``color`` ("#rrggbb")."""
+    import numpy as np
+    from PIL import Image
+
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    target = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(image - target).sum(axis=-1) < tolerance).sum())
+
+
+@pytest.fixture(scope="session")
+def pixel_count() -> Callable[..., int]:
+    """``pixel_count(png_path, "#1f77b4")``: how much of a plot is drawn in one colour (a curve, a bar, a cell)."""
+    return _pixel_count

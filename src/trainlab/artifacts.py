@@ -107,7 +107,7 @@ class VariantFailure(Record):
     seed: int | None = None
     reason: str
     epoch: int
-    step: int | None = None
+    batch: int | None = None  # the first batch of ``epoch`` (from 1) whose loss was not finite; None: validation
     lr: float | None = None
     wall_time_s: float = 0.0
 

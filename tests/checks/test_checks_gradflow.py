@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,15 @@ def test_lstm_forget_bias_one_decays_slower() -> None:
     assert zero.quantity == "‖∂L/∂c_0‖"
 
 
-def test_report_files(tmp_path: Path) -> None:
+def test_report_files(tmp_path: Path, pixel_count: Callable[..., int]) -> None:
     result = run_gradflow("rnn", "sigmoid", [2, 6], steps=10)
     paths = write_gradflow_report(result, tmp_path / "flow")
     assert [p.name for p in paths] == ["gradflow.png", "gradflow.md"]
     assert paths[0].read_bytes().startswith(b"\x89PNG")
+    first, second = "#1f77b4", "#ff7f0e"  # matplotlib's first two line colours: one curve per setting
+    assert pixel_count(paths[0], first) > 300 and pixel_count(paths[0], second) > 300
+    (alone,) = write_gradflow_report(run_gradflow("rnn", "sigmoid", [2], steps=10), tmp_path / "one")[:1]
+    assert pixel_count(alone, first) > 300 and pixel_count(alone, second) < 50
     markdown = paths[1].read_text(encoding="utf-8")
     assert "| rnn sigmoid w=2 | 0.500000 | 0.500000 | vanishing |" in markdown
     assert "| rnn sigmoid w=6 | 1.500000 | 1.500000 | exploding |" in markdown

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.utilities.data import _update_dataloader
 from PIL import Image
 from torch.utils.data import DataLoader, DistributedSampler
 
@@ -149,11 +150,13 @@ def test_file_loader_parts(tiny_folder: Path) -> None:
     assert cuda.pin_memory and cuda.num_workers == 2  # never moved up front, so workers are fine on CUDA
     loader = make_loader(split, batch_size=4, shuffle=True, seed=0)
     assert not loader.persistent_workers and len(loader) == (len(split) + 3) // 4
-    seen = []
-    for rank in range(2):  # what Lightning does under DDP
+    shards = []
+    for rank in range(2):  # what Lightning does under DDP: re-create the loader around a DistributedSampler
         sampler = DistributedSampler(loader.dataset, num_replicas=2, rank=rank, shuffle=True, seed=0)
-        seen += [int(v) for _, labels in DataLoader(loader.dataset, batch_size=4, sampler=sampler) for v in labels]
-    assert set(seen) == set(range(len(split)))
+        rebuilt = _update_dataloader(loader, sampler)
+        assert isinstance(rebuilt.dataset, ImageFileDataset)
+        shards.append([int(v) for _, labels in rebuilt for v in labels])
+    assert set(shards[0] + shards[1]) == set(range(len(split))) and len(shards[0]) == len(shards[1])
     with pytest.raises(ValueError, match="labels"):
         FileSplit(split.paths, torch.arange(3), channels=3, image_size=16)
 

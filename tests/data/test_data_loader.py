@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from lightning.pytorch.utilities.data import _update_dataloader
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
 
 from trainlab.data import TensorSplit, make_loader
@@ -70,15 +71,25 @@ def test_standard_dataloader_parts_and_whole_batch_indexing(monkeypatch: pytest.
     assert sorted(epoch_order(loader)) == list(range(N))
 
 
-def test_a_distributed_sampler_can_be_swapped_in() -> None:
-    """What Lightning does under DDP: rebuild the loader around the same dataset with a DistributedSampler."""
+def test_lightning_rebuilds_the_loader_for_ddp_and_it_still_serves_whole_batches(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under DDP Lightning re-creates each training loader around a DistributedSampler (``_update_dataloader``); the
+    rebuilt loader must keep trainlab's batched dataset and collate, fetch whole batches, and split the samples
+    between the ranks."""
     loader = make_loader(numbered_split(), batch_size=4, shuffle=True, seed=0)
-    seen = []
+
+    def per_sample(self: BatchedTensorDataset, index: int) -> None:
+        raise AssertionError("the rebuilt loader must still fetch whole batches through __getitems__")
+
+    monkeypatch.setattr(BatchedTensorDataset, "__getitem__", per_sample)
+    shards = []
     for rank in range(2):
         sampler = DistributedSampler(loader.dataset, num_replicas=2, rank=rank, shuffle=True, seed=0)
-        rebuilt = DataLoader(loader.dataset, batch_size=4, sampler=sampler, collate_fn=loader.collate_fn)
-        seen += epoch_order(rebuilt)
-    assert set(seen) == set(range(N))
+        rebuilt = _update_dataloader(loader, sampler)
+        assert rebuilt.dataset is loader.dataset and rebuilt.collate_fn is loader.collate_fn
+        shards.append(epoch_order(rebuilt))
+    # every sample on some rank; the training sampler pads the shorter shard (evaluation uses EvalShardSampler)
+    assert set(shards[0] + shards[1]) == set(range(N)) and len(shards[0]) == len(shards[1]) == (N + 1) // 2
 
 
 def test_worker_processes() -> None:

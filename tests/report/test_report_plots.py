@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -13,13 +13,6 @@ from trainlab.report.plots import BEST_COLOR, TRAIN_COLOR, VAL_COLOR, plot_confu
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DARKEST_BLUE = "#08306b"  # the top of matplotlib's "Blues" colormap
-
-
-def _pixels(path: Path, color: str, tolerance: int = 40) -> int:
-    """How many pixels of the PNG at ``path`` are within ``tolerance`` (sum of |ΔRGB|) of ``color``."""
-    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    target = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
-    return int((np.abs(image - target).sum(axis=-1) < tolerance).sum())
 
 
 def _history() -> pd.DataFrame:
@@ -35,44 +28,45 @@ def _history() -> pd.DataFrame:
     )
 
 
-def test_plot_curves_draws_train_validation_and_the_best_epoch(tmp_path: Path) -> None:
+def test_plot_curves_draws_train_validation_and_the_best_epoch(tmp_path: Path, pixel_count: Callable[..., int]) -> None:
     paths = plot_curves(_history(), tmp_path / "plots")
     assert [p.name for p in paths] == ["accuracy.png", "loss.png"]
     for path in paths:
         assert path.read_bytes().startswith(PNG_MAGIC)
         assert Image.open(path).size[1] > 300  # a 6.4×4 inch figure at 100 dpi, cropped to its content
         # both curves (hundreds of pixels each) and the best-epoch line and star
-        assert _pixels(path, TRAIN_COLOR) > 400 and _pixels(path, VAL_COLOR) > 400 and _pixels(path, BEST_COLOR) > 100
+        assert pixel_count(path, TRAIN_COLOR) > 400 and pixel_count(path, VAL_COLOR) > 400
+        assert pixel_count(path, BEST_COLOR) > 100
     assert not list((tmp_path / "plots").glob(".*.tmp"))  # atomic writes leave no temp files
 
 
-def test_plot_curves_without_validation_values(tmp_path: Path) -> None:
+def test_plot_curves_without_validation_values(tmp_path: Path, pixel_count: Callable[..., int]) -> None:
     history = _history()
     history["val_loss"] = float("nan")
     _, loss = plot_curves(history, tmp_path)
-    assert _pixels(loss, TRAIN_COLOR) > 400
-    assert _pixels(loss, VAL_COLOR) < 150  # only the legend's sample line: no validation curve
-    assert _pixels(loss, BEST_COLOR) == 0  # no best epoch without validation
+    assert pixel_count(loss, TRAIN_COLOR) > 400
+    assert pixel_count(loss, VAL_COLOR) < 150  # only the legend's sample line: no validation curve
+    assert pixel_count(loss, BEST_COLOR) == 0  # no best epoch without validation
 
 
-def test_plot_confusion(tmp_path: Path) -> None:
+def test_plot_confusion(tmp_path: Path, pixel_count: Callable[..., int]) -> None:
     path = plot_confusion([[3, 1], [0, 4]], ["a $cat$", "<b>x"], tmp_path / "c.png", "Confusion")
     assert path.read_bytes().startswith(PNG_MAGIC)
     # the cell holding the peak (4) is filled with the darkest blue: about a quarter of the heatmap
-    assert _pixels(path, DARKEST_BLUE) > 10_000
+    assert pixel_count(path, DARKEST_BLUE) > 10_000
     empty = plot_confusion([[0, 0], [0, 0]], ["a", "b"], tmp_path / "e.png", "Nothing")
-    assert _pixels(empty, DARKEST_BLUE) < 1000  # no dark cell, only the colour bar's edge
+    assert pixel_count(empty, DARKEST_BLUE) < 1000  # no dark cell, only the colour bar's edge
     with pytest.raises(TrainlabError, match="not 2x2"):
         plot_confusion([[1, 2, 3]], ["a", "b"], tmp_path / "d.png", "bad")
 
 
-def test_plot_variant_writes_three_pngs(fake_run: Path) -> None:
+def test_plot_variant_writes_three_pngs(fake_run: Path, pixel_count: Callable[..., int]) -> None:
     paths = plot_variant(fake_run / "base")
     assert [p.name for p in paths] == ["accuracy.png", "loss.png", "confusion.png"]
     assert all(p.parent == fake_run / "base" / "plots" and p.read_bytes().startswith(PNG_MAGIC) for p in paths)
     accuracy, _, confusion = paths
-    assert _pixels(accuracy, TRAIN_COLOR) > 400 and _pixels(accuracy, VAL_COLOR) > 400
-    assert _pixels(confusion, DARKEST_BLUE) > 1000  # the diagonal of the base's matrix is dark
+    assert pixel_count(accuracy, TRAIN_COLOR) > 400 and pixel_count(accuracy, VAL_COLOR) > 400
+    assert pixel_count(confusion, DARKEST_BLUE) > 1000  # the diagonal of the base's matrix is dark
 
 
 def test_plot_variant_without_metrics(fake_run: Path) -> None:
@@ -83,7 +77,7 @@ def test_plot_variant_without_metrics(fake_run: Path) -> None:
         plot_variant(fake_run / "plus-dropout")
 
 
-def test_plot_study_comparison_skips_unfinished(tmp_path: Path) -> None:
+def test_plot_study_comparison_skips_unfinished(tmp_path: Path, pixel_count: Callable[..., int]) -> None:
     rows = [
         {"name": "base", "test_accuracy": 0.8, "f1_macro": 0.79},
         {"name": "+l2", "test_accuracy": 0.825, "f1_macro": 0.82},
@@ -93,5 +87,5 @@ def test_plot_study_comparison_skips_unfinished(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(PNG_MAGIC)
     two = plot_study_comparison(rows[:2], tmp_path / "two.png")
     # the unfinished variant adds no bars: the chart of three rows holds the same bars as the one of two
-    bars = _pixels(two, TRAIN_COLOR)
-    assert bars > 1000 and _pixels(path, TRAIN_COLOR) == pytest.approx(bars, rel=0.2)
+    bars = pixel_count(two, TRAIN_COLOR)
+    assert bars > 1000 and pixel_count(path, TRAIN_COLOR) == pytest.approx(bars, rel=0.2)

@@ -70,8 +70,8 @@ def test_the_per_class_table_of_repeated_seeds_is_their_mean(fake_run: Path,
 
 
 def test_a_failed_variant_is_reported_with_its_reason(fake_run: Path) -> None:
-    failure = {"variant": "+dropout", "techniques": ["l2", "dropout"], "seed": 42, "epoch": 3, "step": 57,
-               "lr": 10.0, "reason": "the training loss became NaN or infinite at epoch 3, training step 57 (lr 10)"}
+    failure = {"variant": "+dropout", "techniques": ["l2", "dropout"], "seed": 42, "epoch": 3, "batch": 7,
+               "lr": 10.0, "reason": "the training loss became NaN or infinite at epoch 3, batch 7 (lr 10)"}
     (fake_run / "plus-dropout" / "failure.json").write_text(json.dumps(failure))
     run = load_run(fake_run)
     dropout = run["variants"][2]

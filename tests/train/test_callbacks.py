@@ -69,19 +69,32 @@ def _optimizer(lr: float) -> list[Any]:
     return [SimpleNamespace(param_groups=[{"lr": lr}])]
 
 
-def test_divergence_guard_names_the_first_bad_step_and_the_epochs_lr() -> None:
+def test_divergence_guard_names_the_first_bad_batch_and_the_epochs_lr() -> None:
     guard = DivergenceGuard(check_every=100)
     trainer = _trainer(current_epoch=1, optimizers=_optimizer(0.5))
     guard.on_train_epoch_start(trainer, None)  # type: ignore[arg-type]
-    for step, loss in enumerate([1.0, math.inf, math.nan, 2.0], start=11):
-        trainer.global_step = step
-        guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, step)  # type: ignore[arg-type]
+    for index, loss in enumerate([1.0, math.inf, math.nan, 2.0]):
+        guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, index)  # type: ignore[arg-type]
     with pytest.raises(TrainingDiverged) as caught:
         guard.on_train_epoch_end(trainer, None)  # type: ignore[arg-type]
-    assert str(caught.value) == ("the training loss became NaN or infinite at epoch 2, training step 12 (lr 0.5); "
+    assert str(caught.value) == ("the training loss became NaN or infinite at epoch 2, batch 2 (lr 0.5); "
                                  "lower training.lr or check the data")
-    assert (caught.value.epoch, caught.value.step, caught.value.lr) == (2, 12, 0.5)
+    assert (caught.value.epoch, caught.value.batch, caught.value.lr) == (2, 2, 0.5)
     assert isinstance(caught.value, TrainlabError)
+    # a new epoch starts counting again: finite losses pass
+    guard.on_train_epoch_start(trainer, None)  # type: ignore[arg-type]
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(0.1)}, None, 0)  # type: ignore[arg-type]
+    guard.on_train_epoch_end(trainer, None)  # type: ignore[arg-type]
+
+
+def test_divergence_guard_reads_the_device_only_every_check_every_batches() -> None:
+    guard = DivergenceGuard(check_every=3)
+    trainer = _trainer(optimizers=_optimizer(0.1))
+    guard.on_train_epoch_start(trainer, None)  # type: ignore[arg-type]
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(math.nan)}, None, 0)  # type: ignore[arg-type]
+    guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(1.0)}, None, 1)  # type: ignore[arg-type]
+    with pytest.raises(TrainingDiverged, match="at epoch 1, batch 1 "):
+        guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(1.0)}, None, 2)  # type: ignore[arg-type]
 
 
 def test_divergence_guard_passes_finite_losses_and_stops_on_a_nan_validation_loss() -> None:

@@ -141,8 +141,8 @@ def test_a_diverging_variant_fails_alone_and_every_json_file_is_strict(tmp_path:
     assert len(failed) == 1 and "the study goes on without it" in failed[0]
     failure = json.loads((run_dir / "plus-hot" / "failure.json").read_text())
     assert failure["variant"] == "+hot" and failure["epoch"] == 1 and failure["lr"] == 1e10
-    assert failure["reason"].startswith(f"the training loss became NaN or infinite at epoch 1, training step "
-                                        f"{failure['step']} (lr 1e+10)") and failure["step"] >= 1
+    assert failure["reason"].startswith(f"the training loss became NaN or infinite at epoch 1, batch "
+                                        f"{failure['batch']} (lr 1e+10)") and failure["batch"] >= 1
     assert not (run_dir / "plus-hot" / "metrics.json").exists()
     assert not (run_dir / "plus-hot" / "checkpoints" / "last.ckpt").exists()
     assert (run_dir / "base" / "metrics.json").is_file()

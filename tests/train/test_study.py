@@ -225,6 +225,10 @@ def test_resume_of_a_corrupt_run_folder_is_one_clear_error(tmp_path: Path) -> No
     (run_dir / "study.json").write_text("{oops")
     with pytest.raises(TrainlabError, match=r"study\.json is not readable JSON"):
         run_study(load_recipe("digits-demo", FAST), resume=run_dir, notify=_quiet)
+    (run_dir / "recipe.yaml").write_bytes(b"name: digits-demo\ndescription: caf\xe9\n")
+    with pytest.raises(TrainlabError, match=r"cannot resume .*: its recipe no longer validates \(recipe file "
+                                            r".*recipe\.yaml is not UTF-8 text: byte 0xe9 on line 2"):
+        run_study(load_recipe("digits-demo", FAST), resume=run_dir, notify=_quiet)
 
 
 def test_resident_gpu_data_with_workers_fails_before_any_run_folder(tmp_path: Path,

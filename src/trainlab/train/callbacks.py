@@ -122,25 +122,27 @@ class HistoryRecorder(L.Callback):
 class TrainingDiverged(TrainlabError):  # noqa: N818 (reads as what happened, like KeyboardInterrupt)
     """The loss became NaN or infinite: the variant stops, the study goes on, the report marks the variant failed."""
 
-    def __init__(self, message: str, *, epoch: int, step: int | None, lr: float) -> None:
+    def __init__(self, message: str, *, epoch: int, batch: int | None, lr: float) -> None:
         super().__init__(message)
-        self.epoch, self.step, self.lr = epoch, step, lr
+        self.epoch, self.batch, self.lr = epoch, batch, lr
 
 
 class DivergenceGuard(L.Callback):
-    """Stop a variant whose training or validation loss is NaN or infinite, naming the epoch, the step and the lr.
+    """Stop a variant whose training or validation loss is NaN or infinite, naming the epoch, the batch and the lr.
 
-    Each training step folds "is the loss finite?" into a tensor on the loss's device, with the first bad step, so a
-    GPU is never made to wait; the host reads it every ``check_every`` steps, before each validation and at the end
-    of each epoch. The lr reported is the one the epoch trained with.
+    The check must not make a GPU wait at every step: each batch only updates two tensors on the loss's device (a
+    batch counter, and the first batch whose loss was not finite), and the host reads them every ``check_every``
+    batches, before each validation and at the end of each epoch. The lr reported is the one the epoch trained with.
     """
 
     def __init__(self, check_every: int = 50) -> None:
         self.check_every = check_every
-        self._first_bad_step: torch.Tensor | None = None
+        self._batches: torch.Tensor | None = None  # batches seen this epoch, on the loss's device
+        self._first_bad: torch.Tensor | None = None  # the first of them with a non-finite loss (1-based), or 0
         self._epoch_lr = math.nan
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._batches = self._first_bad = None
         self._epoch_lr = float(trainer.optimizers[0].param_groups[0]["lr"])
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
@@ -148,12 +150,12 @@ class DivergenceGuard(L.Callback):
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if not isinstance(loss, torch.Tensor):
             return
-        step = torch.tensor(trainer.global_step, device=loss.device)  # optimizer steps so far, this one included
-        bad_now = ~torch.isfinite(loss.detach()).all()
-        if self._first_bad_step is None:
-            self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
-        first = self._first_bad_step
-        self._first_bad_step = torch.where(bad_now & (first < 0), step, first)
+        if self._batches is None or self._first_bad is None:
+            self._batches = torch.zeros((), dtype=torch.long, device=loss.device)
+            self._first_bad = torch.zeros((), dtype=torch.long, device=loss.device)
+        self._batches += 1
+        bad = ~torch.isfinite(loss.detach()).all() & (self._first_bad == 0)
+        self._first_bad = torch.where(bad, self._batches, self._first_bad)
         if (batch_idx + 1) % self.check_every == 0:
             self._check(trainer)
 
@@ -166,17 +168,14 @@ class DivergenceGuard(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         value = trainer.callback_metrics.get("val_loss")
         if trainer.state.fn == "fit" and value is not None and not math.isfinite(float(value)):
-            self._fail(trainer, f"the validation loss became {float(value)}", step=None)
+            self._fail(trainer, f"the validation loss became {float(value)}", batch=None)
 
     def _check(self, trainer: L.Trainer) -> None:
-        if self._first_bad_step is None:
-            return
-        step = int(self._first_bad_step.item())
-        if step >= 0:
-            self._fail(trainer, "the training loss became NaN or infinite", step=step)
+        if self._first_bad is not None and (batch := int(self._first_bad.item())) > 0:
+            self._fail(trainer, "the training loss became NaN or infinite", batch=batch)
 
-    def _fail(self, trainer: L.Trainer, what: str, step: int | None) -> None:
+    def _fail(self, trainer: L.Trainer, what: str, batch: int | None) -> None:
         epoch = trainer.current_epoch + 1
-        where = f"epoch {epoch}" + (f", training step {step}" if step is not None else "")
+        where = f"epoch {epoch}" + (f", batch {batch}" if batch is not None else "")
         raise TrainingDiverged(f"{what} at {where} (lr {self._epoch_lr:g}); lower training.lr or check the data",
-                               epoch=epoch, step=step, lr=self._epoch_lr)
+                               epoch=epoch, batch=batch, lr=self._epoch_lr)

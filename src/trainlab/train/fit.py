@@ -229,7 +229,7 @@ def check_training_settings(recipe: Recipe, runtime: Runtime) -> None:
 
 def _failure(variant: Variant, diverged: TrainingDiverged, wall_time_s: float) -> VariantFailure:
     return VariantFailure(variant=variant.name, techniques=list(variant.techniques), seed=variant.recipe.seed,
-                          reason=str(diverged), epoch=diverged.epoch, step=diverged.step, lr=diverged.lr,
+                          reason=str(diverged), epoch=diverged.epoch, batch=diverged.batch, lr=diverged.lr,
                           wall_time_s=wall_time_s)
 
 
