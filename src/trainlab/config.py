@@ -139,7 +139,7 @@ class StudyConfig(Strict):
 
     @field_validator("techniques")
     @classmethod
-    def _plain_names(cls, techniques: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _check_techniques(cls, techniques: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name, overrides in techniques.items():
             if not TECHNIQUE_NAME.fullmatch(name):
                 raise ValueError(f"technique name {name!r} must be letters, digits and underscores (it names folders)")
@@ -222,7 +222,7 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"]) or "(recipe)"
         got = problem.get("input")
-        detail = problem["msg"]
+        detail = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             detail = "unknown key (check the spelling; `trainlab recipes --show NAME` prints every key)"
         elif not isinstance(got, dict):

@@ -1,16 +1,18 @@
 """Continue an interrupted variant from its last finished epoch, bit-identical on the CPU to an uninterrupted run.
 
-:class:`ResumePoint` saves ``checkpoints/last.ckpt`` at the start of every epoch after the first: Lightning's full
-checkpoint (weights, optimizer and scheduler state, loop counters, and the state of every callback: early stopping,
-the best checkpoint, the per-epoch history; the datamodule's train-loader generator, which draws the shuffle order)
-plus the global random state the next epoch draws from: the torch generators (dropout, augmentation) and Python's
-``random``.
-``fit_variant`` hands the file to ``trainer.fit(ckpt_path=...)`` when it finds one, and deletes it once the variant's
-``metrics.json`` is written (it is several times the size of the weights).
+:class:`ResumePoint` saves ``checkpoints/last.ckpt`` at the end of every epoch: Lightning's full checkpoint (weights,
+optimizer and scheduler state, loop counters, the state of every callback: early stopping, the best checkpoint, the
+per-epoch history; and the datamodule's train-loader generator, which draws the shuffle order) plus the global random
+state the next epoch draws from: the torch generators (dropout, augmentation) and Python's ``random``. ``fit_variant``
+hands the file to ``trainer.fit(ckpt_path=...)`` when it finds one, and deletes it once the variant's ``metrics.json``
+is written (with the optimizer's state it is several times the size of the weights).
 
-The checkpoint is taken at an epoch's start, after the scheduler stepped and before any batch was drawn, which
-Lightning restores as "restart at the start of this epoch"; the random state is put back in ``on_train_start``, the
-last hook before the first batch. Only the training time is counted across sessions (``elapsed_s``).
+Being a :class:`~lightning.pytorch.callbacks.Checkpoint`, it runs after early stopping and the best-checkpoint
+callback at the epoch's end, so their states include that epoch; Lightning restores such a checkpoint as "the epoch
+has ended" (it also takes the epoch's scheduler step then). The random state is put back in ``on_train_start``, after
+the restore and before the first batch; the loader generator is restored with the datamodule, before the train loader
+first iterates. A test compares a run interrupted mid-epoch and resumed with one never interrupted: weights, metrics
+and history are equal. ``elapsed_s`` adds the training time of every session.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def restore_random_state(state: dict[str, Any]) -> None:
 
 
 class ResumePoint(Checkpoint):
-    """Write ``path`` (``checkpoints/last.ckpt``) at each epoch boundary; restore the random state from it on resume."""
+    """Write ``path`` (``checkpoints/last.ckpt``) at each epoch's end; restore the random state from it on resume."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

@@ -102,18 +102,19 @@ def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, ru
 def _open_run_dir(recipe: Recipe, resume: Path | None, variants: list[Variant], bundle: DataBundle,
                   runtime: Runtime, record: StudyRecord | None) -> tuple[Path, StudyRecord]:
     """The run folder and its record: a resumed folder (its data checked), or a new folder with its first files."""
-    if record is None:
-        new_record = study_record(recipe, variants, bundle, runtime)  # before the folder: a failure leaves none
+    # A new study's record is made before its folder, so that a failure here leaves no folder behind.
+    fresh = study_record(recipe, variants, bundle, runtime) if record is None else None
     run_dir = resume if resume is not None else new_run_dir(recipe)
-    if record is None and (run_dir / STUDY_FILE).is_file():  # a requeued distributed job finds its own folder
-        record = check_resume(run_dir, recipe)
-    if record is not None:
+    if fresh is not None and (run_dir / STUDY_FILE).is_file():  # a requeued distributed job finds its own folder
+        record, fresh = check_resume(run_dir, recipe), None
+    if fresh is None:
+        assert record is not None
         check_same_data(record, bundle, run_dir)
         return run_dir, record
     if rank_zero_only.rank == 0:
         atomic_write_text(run_dir / RECIPE_FILE, recipe.to_yaml())
-        new_record.write(run_dir / STUDY_FILE)
-    return run_dir, new_record
+        fresh.write(run_dir / STUDY_FILE)
+    return run_dir, fresh
 
 
 def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> Path:
