@@ -335,3 +335,58 @@ def test_cache_lists_and_clears_what_a_run_left(tmp_path: Path) -> None:
     refused = runner.invoke(app, ["cache", "--dir", str(tmp_path), "--clear"])
     assert refused.exit_code == 2 and "is not a trainlab cache folder" in refused.output
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# ------------------------------------------------------------------------------------------------------ run --dry-run
+def test_dry_run_prints_every_variant_and_the_estimate_and_creates_nothing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "digits-demo", "--dry-run", "--out", str(tmp_path / "runs"),
+                                 "--set", "data.max_per_class=20", "--set", "training.epochs=1", "--set",
+                                 f"output.cache_dir={tmp_path / 'cache'}", "--set", "training.accelerator=cpu"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
+    lines = result.output.splitlines()
+    assert lines[:3] == [
+        "loading data: digits",
+        "study: digits-demo (cumulative), 5 variants, seeds 0",
+        "data: digits (scikit-learn load_digits, 1,797 8x8 images); train 140 / val 30 / test 30 images, 1×32×32",
+    ]
+    assert lines[3].startswith("device: cpu: ") and lines[3].endswith(" threads), precision 32-true")
+    assert "technique augmentation: regularization.augmentation={crop_ratio: [0.9, 1.1], crop_scale: [0.8, 1.0], " \
+           "hflip: 0.0}" in lines
+    for name in ("base", "+l2", "+l2+dropout", "+l2+dropout+early_stopping", "+l2+dropout+early_stopping+augmentation"):
+        (row,) = [line for line in lines if line.startswith(name + " ")]
+        assert row.split()[1:4] == ["449,122", "1", "64"]  # parameters, epochs, batch size
+    assert "per epoch: 3 train steps + 1 validation batches (base); after training, 5 batches evaluate train, val " \
+           "and test" in lines
+    assert re.fullmatch(r"plan: 5 variants × 1 seed × 1 epoch, about [\d.]+ s on cpu \(from timed steps of 3 "
+                        r"settings; training and evaluation only, early stopping can end a variant sooner\)", lines[-2])
+    assert lines[-1].startswith("dry run: nothing trained, no run folder made")
+    assert not any(line.startswith("warning:") for line in lines)
+
+
+def test_dry_run_of_a_full_width_vgg13_on_a_cpu_warns_and_exits_0(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """The course data's split sizes (6,300 / 1,350 / 1,350) with the 3 s step two CPU cores take (timing faked)."""
+    import torch
+
+    from trainlab.data import DataBundle, TensorSplit
+    from trainlab.train import plan, study
+
+    def course_sized(cfg: Any, cache_dir: Path) -> DataBundle:
+        def split(count: int) -> TensorSplit:
+            images = torch.zeros((1, 3, 64, 64), dtype=torch.uint8).expand(count, -1, -1, -1)
+            return TensorSplit(images, torch.arange(count) % 3)
+        return DataBundle(split(6300), split(1350), split(1350), ["dogs", "food", "vehicles"], source="course")
+
+    monkeypatch.setattr(study, "build_dataset", course_sized)
+    monkeypatch.setattr(plan, "time_steps", lambda *_: plan.StepTiming(3.0, 1.0, 1))
+    result = runner.invoke(app, ["run", "vgg13-ablation", "--data", str(tmp_path / "course"), "--dry-run",
+                                 "--out", str(tmp_path / "runs"), "--set", "training.accelerator=cpu"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "runs").exists()
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: this study would take about 20 h 32 min on " + result.output.split("device: ")[1].split(",")[0]
+        + "; to size it for a CPU, add --set model.width=0.125 --set model.options.batch_norm=true "
+          "--set data.image_size=32 --set study.repeats=1 (or train it on a GPU)"]
+    assert "plan: 5 variants × 3 seeds × 15 epochs, about 20 h 32 min on cpu (" in result.output

@@ -8,13 +8,14 @@ A run folder is the only thing the report reads, so its contract is written down
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trainlab.errors import TrainlabError
-from trainlab.io import read_json, write_json
+from trainlab.io import atomic_write_text, read_json, write_json
 
 STUDY_FILE = "study.json"
 RECIPE_FILE = "recipe.yaml"
@@ -22,6 +23,9 @@ BASELINES_FILE = "baselines.json"
 METRICS_FILE = "metrics.json"
 FAILURE_FILE = "failure.json"
 HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "predictions.csv"
+SAMPLES_FILE = Path("plots") / "samples.png"  # in the run folder: training images per class
+MISCLASSIFIED_FILE = Path("plots") / "misclassified.png"  # in a variant's folder
 SUMMARY_FILE = "summary.txt"
 CONFIG_FILE = "config.yaml"
 
@@ -213,3 +217,46 @@ def read_record(path: Path, model: type[R], expected: str) -> R:
         return model.model_validate(payload)
     except ValidationError as error:
         raise TrainlabError(f"{path} is malformed: {_problem(error)} (expected {expected})") from None
+
+
+PREDICTION_COLUMNS = ("index", "id", "true", "predicted")
+"""The first columns of ``predictions.csv``; one ``p_<class>`` column per class follows, in the classes' order."""
+
+
+def probability_column(class_name: str) -> str:
+    return f"p_{class_name}"
+
+
+def predictions_table(ids: Sequence[str], labels: Sequence[int], probabilities: Sequence[Sequence[float]],
+                      classes: Sequence[str]) -> Any:
+    """The rows of ``predictions.csv`` as a pandas DataFrame: one row per test example, in the test split's order,
+    with its id (file or row), true and predicted class (the most probable one) and every class probability."""
+    import pandas as pd
+
+    table = pd.DataFrame([list(row) for row in probabilities], columns=[probability_column(c) for c in classes])
+    predicted = table.to_numpy().argmax(axis=1) if len(table) else []
+    table.insert(0, "predicted", [classes[index] for index in predicted])
+    table.insert(0, "true", [classes[label] for label in labels])
+    table.insert(0, "id", list(ids) if ids else [""] * len(table))
+    table.insert(0, "index", range(len(table)))
+    return table
+
+
+def write_predictions(path: Path, table: Any) -> Path:
+    """Write a :func:`predictions_table` as ``predictions.csv`` (atomically)."""
+    return atomic_write_text(path, table.to_csv(index=False))
+
+
+def read_predictions(path: Path, classes: Sequence[str]) -> Any:
+    """``predictions.csv`` as a pandas DataFrame (class names as text); a missing column is one TrainlabError."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "true": str, "predicted": str}, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise TrainlabError(f"{path} is not a readable CSV file: {error}") from None
+    expected = [*PREDICTION_COLUMNS, *(probability_column(name) for name in classes)]
+    missing = [column for column in expected if column not in table.columns]
+    if missing:
+        raise TrainlabError(f"{path} lacks the column(s) {', '.join(missing)}: expected {', '.join(expected)}")
+    return table

@@ -42,6 +42,9 @@ def run(
     resume: Annotated[
         Path | None, typer.Option(help="continue an interrupted run folder; finished variants are kept")
     ] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="print the plan (variants, data, parameters, estimated time from a few timed steps) and "
+                          "stop; no run folder is made")] = False,
 ) -> None:
     """Run every variant of a recipe's study and write runs/<study>/<timestamp>/report.html and report.md."""
     from trainlab.config import load_recipe
@@ -55,6 +58,14 @@ def run(
     if out is not None:
         pairs["output.dir"] = str(out)
     loaded = load_recipe(recipe, pairs)
+    if dry_run:
+        from trainlab.train.study import plan_study
+
+        for line in plan_study(loaded, resume=resume, notify=echo).lines():
+            echo(line)
+        echo(f"dry run: nothing trained, no run folder made (decoded data may stay cached in "
+             f"{loaded.output.cache_dir}, for the run to reuse)")
+        return
     try:
         run_study(loaded, resume=resume, notify=echo)
     except StudyInterrupted as stopped:

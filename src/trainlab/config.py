@@ -31,6 +31,8 @@ TECHNIQUE_NAME = re.compile(r"[A-Za-z0-9_]+")
 # the study itself and the output folders belong to the study, so a technique setting them would either change what
 # the comparison measures (another seed than the base's) or be silently ignored.
 TECHNIQUE_SECTIONS = ("model", "training", "regularization")
+# The Lightning loggers a run may write to (output.loggers); trainlab.train.loggers builds them.
+LOGGERS = ("csv", "tensorboard", "mlflow")
 
 
 class Strict(BaseModel):
@@ -152,8 +154,46 @@ class StudyConfig(Strict):
 
 
 class OutputConfig(Strict):
+    """Where runs and the data cache go, and which Lightning loggers record each run (see ``trainlab.train.loggers``).
+
+    ``loggers``: ``csv`` is always on (trainlab's own logs are CSV; a list without it gets it added in front, so
+    ``[tensorboard]`` reads as ``[csv, tensorboard]``); ``tensorboard`` and ``mlflow`` need the optional extras of the
+    same names. ``mlflow_uri`` is MLflow's store, an SQLite database on this machine (a file path or a ``sqlite:///``
+    URI); null means ``<dir>/mlflow/mlflow.db``. Nothing is ever logged over the network.
+    """
+
     dir: Path = Path("runs")
     cache_dir: Path = Path(".cache/trainlab")
+    loggers: list[str] = Field(default_factory=lambda: ["csv"])
+    mlflow_uri: str | None = None
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _one_logger_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # --set output.loggers=tensorboard
+
+    @field_validator("loggers")
+    @classmethod
+    def _known_loggers(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in LOGGERS]
+        if unknown:
+            raise ValueError(f"unknown logger {unknown[0]!r}; known loggers: {', '.join(LOGGERS)}")
+        # csv first and always (trainlab's logs are CSV); each name once, in the order given.
+        return list(dict.fromkeys(["csv", *names]))
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _local_database(cls, uri: str | None) -> str | None:
+        if uri is None:
+            return None
+        # A drive letter (C:/runs/mlflow.db) is a path, not a scheme; sqlite:/// is the one URI scheme taken.
+        has_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", uri) is not None
+        database = uri[len("sqlite:///"):] if uri.lower().startswith("sqlite:///") else None if has_scheme else uri
+        if database is None or not database.strip() or database.endswith(("/", "\\")):
+            raise ValueError("must be an SQLite database on this machine: a file path such as runs/mlflow/mlflow.db "
+                             "or a sqlite:/// URI (trainlab never logs over the network, and MLflow's folder store "
+                             "is in maintenance mode)")
+        return uri
 
 
 class Recipe(Strict):

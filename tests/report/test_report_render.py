@@ -68,15 +68,19 @@ def test_impact_table_numbers(rendered: tuple[Path, str, str]) -> None:
     for text in ("80.00%", "82.50%", "95.00%", "+2.50 pp", "+15.00 pp", "+7.50 pp", "0.5123"):
         assert text in html, text
         assert text in md, text
-    base_row = next(line for line in md.splitlines() if line.startswith("| base |"))
-    assert base_row.split("|")[-3].strip() == "—"  # Δ column of the base row
-    l2_row = next(line for line in md.splitlines() if line.startswith("| +l2 |"))
-    assert "| 82.50% |" in l2_row and "| +2.50 pp |" in l2_row and "| l2 |" in l2_row
+    lines = md.splitlines()
+    header = next(line for line in lines if line.startswith("| Variant | Techniques | Epochs (best) |"))
+    delta = [cell.strip() for cell in header.split("|")].index("Δ test acc vs base")
+    base_row = next(line for line in lines if line.startswith("| base |"))
+    assert base_row.split("|")[delta].strip() == "—"  # Δ column of the base row
+    l2_row = next(line for line in lines if line.startswith("| +l2 |"))
+    assert "| 82.50% |" in l2_row and l2_row.split("|")[delta].strip() == "+2.50 pp" and "| l2 |" in l2_row
+    assert "| 4 (2) |" in l2_row  # epochs run (best epoch)
 
 
 def test_unfinished_variant_is_not_run(rendered: tuple[Path, str, str]) -> None:
     run_dir, html, md = rendered
-    assert re.search(r"<td>\+dropout</td><td>l2, dropout</td><td colspan=\"12\">not run</td>", html)
+    assert re.search(r"<td>\+dropout</td><td>l2, dropout</td><td colspan=\"11\">not run</td>", html)
     assert any(line.startswith("| +dropout |") and "not run" in line for line in md.splitlines())
     assert not (run_dir / "plus-dropout" / "plots").exists()
 

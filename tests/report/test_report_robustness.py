@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from trainlab.errors import TrainlabError
 from trainlab.report import load_run, render
-from trainlab.report.render import compare, md_code, md_text
+from trainlab.report.render import compare, fmt_verdict, md_code, md_text
 
 NASTY = "dog`s | best\nshot_*1*.jpg"
 
@@ -107,3 +108,63 @@ def test_compare_warns_when_the_data_differs(tmp_path: Path, make_run: Callable[
                              ["counts"], image_shape=[3, 8, 8])
         path.write_text(json.dumps(study))
     assert "not the same images (data fingerprints differ)" in compare(run_a, run_b)
+
+
+def _predictions(path: Path, correct: list[bool], ids: list[str] | None = None) -> None:
+    """A predictions.csv over the fake run's 3 classes: example i is class i % 3, predicted right where ``correct``."""
+    classes = ["cat", "dog", "<b>x"]
+    rows = []
+    for index, right in enumerate(correct):
+        true = index % 3
+        predicted = true if right else (true + 1) % 3
+        probabilities = [0.1, 0.1, 0.1]
+        probabilities[predicted] = 0.8
+        rows.append({"index": index, "id": (ids or [f"img{i}.png" for i in range(len(correct))])[index],
+                     "true": classes[true], "predicted": classes[predicted],
+                     **{f"p_{name}": p for name, p in zip(classes, probabilities, strict=True)}})
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_mcnemar_compares_each_variant_with_the_base_on_the_same_examples(fake_run: Path) -> None:
+    base = [True] * 30 + [True, True] + [False] * 5 + [False] * 3  # 32 of 40 right
+    l2 = [True] * 30 + [False, False] + [True] * 3 + [False] * 2 + [True] * 0 + [False] * 3  # 2 lost, 3 gained
+    _predictions(fake_run / "base" / "predictions.csv", base)
+    _predictions(fake_run / "plus-l2" / "predictions.csv", l2)
+    run = load_run(fake_run)
+    base_variant, l2_variant = run["variants"][:2]
+    assert base_variant["mcnemar"] is None  # the base is not compared with itself
+    mcnemar = l2_variant["mcnemar"]
+    assert (mcnemar["base_only"], mcnemar["variant_only"], mcnemar["method"]) == (2, 3, "exact")
+    assert mcnemar["p_value"] == pytest.approx(1.0)  # 2 vs 3 discordant: nothing a test sample can tell
+    assert fmt_verdict(l2_variant) == "not significant on this test sample"
+    markdown = render(fake_run)[1].read_text()
+    assert "| 1.000 (2 vs 3) |" in markdown and "| not significant on this test sample |" in markdown
+
+    _predictions(fake_run / "plus-l2" / "predictions.csv", l2, ids=[f"other{i}.png" for i in range(40)])
+    assert load_run(fake_run)["variants"][1]["mcnemar"] is None  # other test examples: no paired test
+
+
+@pytest.mark.parametrize(
+    ("interval", "mcnemar", "delta", "expected"),
+    [
+        (None, None, 1.0, "—"),
+        ({"low": 0.5, "high": 2.0, "excludes_zero": True}, None, 1.2, "better than base"),
+        (None, {"p_value": 0.01, "consistent": True, "direction": 1}, 2.0, "better than base on this test sample "
+                                                                            "(one seed)"),
+        ({"low": 0.5, "high": 2.0, "excludes_zero": True}, {"p_value": 0.001, "consistent": True, "direction": 1},
+         1.2, "better than base (survives retraining and the test sample)"),
+        ({"low": -3.0, "high": -0.5, "excludes_zero": True}, {"p_value": 0.3, "consistent": True, "direction": 0},
+         -1.5, "worse than base over seeds, not significant on this test sample"),
+        ({"low": -1.0, "high": 2.0, "excludes_zero": False}, {"p_value": 0.01, "consistent": True, "direction": -1},
+         0.4, "worse than base on this test sample, within seed noise"),
+        ({"low": -1.0, "high": 2.0, "excludes_zero": False}, {"p_value": 0.01, "consistent": False, "direction": 0},
+         0.4, "differs from base on the test sample, better with one seed and worse with another"),
+        ({"low": -1.0, "high": 2.0, "excludes_zero": False}, {"p_value": 0.4, "consistent": True, "direction": 0},
+         0.4, "within noise (seeds and test sample)"),
+    ],
+)
+def test_the_reading_says_which_of_seeds_and_test_sample_holds(interval: dict | None, mcnemar: dict | None,
+                                                               delta: float, expected: str) -> None:
+    variant = {"is_base": False, "delta_interval": interval, "mcnemar": mcnemar, "delta_pp": delta}
+    assert fmt_verdict(variant) == expected
+    assert fmt_verdict({"is_base": True}) == "base"

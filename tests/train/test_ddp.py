@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 
@@ -34,3 +35,11 @@ def test_torchrun_two_processes_write_one_report(tmp_path: Path) -> None:
     test_counts = json.loads((run_dir / "study.json").read_text())["data"]["counts"]["test"]
     # every test image evaluated exactly once across the two ranks: no padding duplicates
     assert sum(c["support"] for c in metrics["test"]["per_class"].values()) == sum(test_counts.values()) == 270
+    # predictions gathered from both ranks back into the test split's order: one row per example, none twice
+    predictions = pd.read_csv(run_dir / "base" / "predictions.csv", dtype={"true": str, "predicted": str})
+    assert predictions["index"].tolist() == list(range(270)) and predictions["id"].is_unique
+    assert (predictions["true"] == predictions["predicted"]).mean() == pytest.approx(metrics["test"]["accuracy"])
+    classes = metrics["classes"]
+    matrix = pd.crosstab(predictions["true"], predictions["predicted"]).reindex(index=classes, columns=classes,
+                                                                              fill_value=0)
+    assert matrix.to_numpy().tolist() == metrics["test"]["confusion_matrix"]  # rows matched to their examples

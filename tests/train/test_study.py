@@ -60,6 +60,31 @@ def test_demo_study_writes_every_artifact(demo_run: Path) -> None:
         assert f"| {100 * accuracy:.2f}% |" in rows[name], name
 
 
+def test_every_run_writes_its_test_predictions_and_galleries(demo_run: Path) -> None:
+    study = json.loads((demo_run / "study.json").read_text())
+    test_count = sum(study["data"]["counts"]["test"].values())
+    assert (demo_run / "plots" / "samples.png").is_file()
+    for variant in study["variants"]:
+        folder = demo_run / variant["folder"]
+        metrics = json.loads((folder / "metrics.json").read_text())
+        predictions = pd.read_csv(folder / "predictions.csv", dtype={"true": str, "predicted": str})
+        columns = ["index", "id", "true", "predicted", *(f"p_{c}" for c in metrics["classes"])]
+        assert list(predictions.columns) == columns
+        assert len(predictions) == test_count and predictions["index"].tolist() == list(range(test_count))
+        assert predictions["id"].str.startswith("load_digits row ").all()
+        probabilities = predictions[[f"p_{c}" for c in metrics["classes"]]].to_numpy()
+        assert probabilities.sum(axis=1) == pytest.approx([1.0] * test_count, abs=1e-5)
+        # the file agrees with the torchmetrics scores: accuracy, and the confusion matrix cell by cell
+        assert (predictions["true"] == predictions["predicted"]).mean() == pytest.approx(metrics["test"]["accuracy"])
+        matrix = pd.crosstab(predictions["true"], predictions["predicted"]).reindex(
+            index=metrics["classes"], columns=metrics["classes"], fill_value=0)
+        assert matrix.to_numpy().tolist() == metrics["test"]["confusion_matrix"]
+        assert (folder / "plots" / "misclassified.png").is_file()
+    markdown = (demo_run / "report.md").read_text()
+    assert "## Misclassified test examples" in markdown
+    assert "![training images per class](plots/samples.png)" in markdown
+
+
 def test_demo_study_reports_its_baselines(demo_run: Path) -> None:
     baselines = json.loads((demo_run / "baselines.json").read_text())["baselines"]
     assert [row["name"] for row in baselines] == ["majority", "logistic"]
@@ -199,7 +224,7 @@ def test_repeated_seeds_give_paired_intervals_in_the_report(tmp_path: Path) -> N
     markdown = (run_dir / "report.md").read_text()
     assert "## Seed variation" in markdown and "| plus-l2/seed-0" not in markdown
     assert "3/3" in markdown and ("within seed noise" in markdown or "than base" in markdown)
-    assert "| 1 | 1 | 0/3 |" in markdown  # epochs run, best epoch, seeds that stopped early
+    assert "| 1 (1) | 0/3 |" in markdown  # epochs run (best epoch), seeds that stopped early
 
     # A study stopped part-way: Δ stays paired, over the seeds both variants have finished.
     for missing in ("plus-l2/seed-1", "plus-l2/seed-2", "base/seed-1"):

@@ -28,12 +28,22 @@ def _check_labels(labels: torch.Tensor) -> None:
         raise ValueError(f"labels must be int64 [N], got {labels.dtype} {tuple(labels.shape)}")
 
 
+def _check_ids(ids: tuple[str, ...], count: int) -> None:
+    if not isinstance(ids, tuple) or (ids and len(ids) != count):
+        raise ValueError(f"ids must be a tuple of one name per sample ({count}) or empty, got {len(ids)}")
+
+
 @dataclass(frozen=True, eq=False)
 class TensorSplit:
-    """One split: ``images`` uint8 [N, C, H, W] and ``labels`` int64 [N] (indices into ``DataBundle.classes``)."""
+    """One split: ``images`` uint8 [N, C, H, W] and ``labels`` int64 [N] (indices into ``DataBundle.classes``).
+
+    ``ids[i]`` names where sample ``i`` came from (a file path relative to the data root, or a row of a packaged
+    dataset); it goes into ``predictions.csv``. Empty when the split has no names (e.g. a copy made for a device).
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
+    ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -41,6 +51,7 @@ class TensorSplit:
         _check_labels(self.labels)
         if self.images.shape[0] != self.labels.shape[0]:
             raise ValueError(f"{self.images.shape[0]} images but {self.labels.shape[0]} labels")
+        _check_ids(self.ids, len(self))
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -49,6 +60,10 @@ class TensorSplit:
     def image_shape(self) -> tuple[int, int, int]:
         channels, height, width = self.images.shape[1:]
         return int(channels), int(height), int(width)
+
+    def read(self, index: int) -> torch.Tensor:
+        """Image ``index`` as uint8 [C, H, W] (the same call as ``FileSplit.read``)."""
+        return self.images[index]
 
     def update_digest(self, digest: Any, root: str) -> None:
         """Feed the split's identity to ``digest``: every pixel and label (``root`` is unused; pixels have no path)."""
@@ -72,6 +87,7 @@ class FileSplit:
     labels: torch.Tensor
     channels: int
     image_size: int
+    ids: tuple[str, ...] = ()  # as TensorSplit.ids: the paths relative to the data root
 
     def __post_init__(self) -> None:
         if not isinstance(self.paths, tuple):
@@ -81,6 +97,7 @@ class FileSplit:
             raise ValueError(f"{len(self.paths)} paths but {self.labels.shape[0]} labels")
         if self.channels not in (1, 3) or self.image_size <= 0:
             raise ValueError(f"channels must be 1 or 3 and image_size positive, got {self.channels}, {self.image_size}")
+        _check_ids(self.ids, len(self))
 
     def __len__(self) -> int:
         return len(self.paths)

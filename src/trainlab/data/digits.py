@@ -46,16 +46,18 @@ def build_digits(cfg: DataConfig, cache_dir: Path) -> DataBundle:
     """Digits split by ``cfg.split`` with ``cfg.split_seed``; ``cache_dir`` is unused (building takes milliseconds)."""
     del cache_dir
     images, labels = digits_tensors(cfg.image_size, cfg.channels)
+    source_rows = torch.arange(len(labels))  # the row of load_digits() each image is, for predictions.csv
     if cfg.max_per_class:
         keep = torch.from_numpy(_first_per_class(labels.numpy(), cfg.max_per_class))
-        images, labels = images[keep], labels[keep]
+        images, labels, source_rows = images[keep], labels[keep], source_rows[keep]
     train, val, test = stratified_split(
         labels.numpy(), val=cfg.split.val, test=cfg.split.test, seed=cfg.split_seed, classes=CLASSES
     )
 
-    def tensor_split(rows: np.ndarray) -> TensorSplit:
-        index = torch.from_numpy(rows)
-        return TensorSplit(images.index_select(0, index), labels.index_select(0, index))
+    def tensor_split(picked: np.ndarray) -> TensorSplit:
+        index = torch.from_numpy(picked)
+        ids = tuple(f"load_digits row {row}" for row in source_rows[index].tolist())
+        return TensorSplit(images.index_select(0, index), labels.index_select(0, index), ids)
 
     return DataBundle(
         train=tensor_split(train),

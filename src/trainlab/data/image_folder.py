@@ -291,10 +291,10 @@ def build_image_folder(cfg: DataConfig, cache_dir: Path) -> DataBundle:
     def make_split(name: str) -> Split:
         index = torch.from_numpy(split_rows[name])
         split_labels = all_labels.index_select(0, index)
+        ids = tuple(readable[row] for row in split_rows[name].tolist())
         if images is not None:
-            return TensorSplit(images.index_select(0, index), split_labels)
-        paths = tuple(root / readable[row] for row in split_rows[name].tolist())
-        return FileSplit(paths, split_labels, cfg.channels, cfg.image_size)
+            return TensorSplit(images.index_select(0, index), split_labels, ids)
+        return FileSplit(tuple(root / rel for rel in ids), split_labels, cfg.channels, cfg.image_size, ids)
 
     return DataBundle(
         train=make_split("train"),

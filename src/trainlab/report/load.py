@@ -14,6 +14,7 @@ from trainlab.artifacts import (
     BASELINES_FILE,
     FAILURE_FILE,
     METRICS_FILE,
+    PREDICTIONS_FILE,
     STUDY_FILE,
     SUMMARY_FILE,
     BaselineResults,
@@ -23,11 +24,12 @@ from trainlab.artifacts import (
     VariantEntry,
     VariantFailure,
     VariantMetrics,
+    read_predictions,
     read_record,
 )
 from trainlab.errors import TrainlabError
 from trainlab.report.plots import read_history
-from trainlab.report.stats import mean_interval, paired_difference
+from trainlab.report.stats import SIGNIFICANCE, bonferroni_min, mcnemar_exact, mean_interval, paired_difference
 
 SPLITS = ("train", "val", "test")
 # The scalar results averaged over the seeds of a repeated study (the plots show one seed).
@@ -140,7 +142,7 @@ def _load_variant(run_dir: Path, entry: VariantEntry, seed: int | None) -> dict[
     (first_run, first), *_ = finished
     variant.update(first)
     variant["shown_seed"], variant["run_folder"] = first_run.seed, first_run.folder
-    variant["replicates"] = [{"seed": run.seed, "stopped_early": result["stopped_early"],
+    variant["replicates"] = [{"seed": run.seed, "folder": run.folder, "stopped_early": result["stopped_early"],
                               **{k: result[k] for k in AVERAGED}} for run, result in finished]
     if len(finished) > 1:
         for key in AVERAGED:
@@ -166,6 +168,46 @@ def _compare_with_base(variant: dict[str, Any], base: dict[str, Any] | None) -> 
     variant["delta_pp"] = pp_difference(difference)
     if interval is not None and interval.n > 1:
         variant["delta_interval"] = interval.scaled(100.0).to_dict()
+
+
+def _correct_by_example(run_dir: Path, folder: str, classes: list[str]) -> tuple[list[str], list[bool]] | None:
+    """(example ids, whether each was predicted right) from a run's predictions.csv; None for runs without one."""
+    path = run_dir / folder / PREDICTIONS_FILE
+    if not path.is_file():
+        return None
+    table = read_predictions(path, classes)
+    return [f"{i}:{name}" for i, name in zip(table["index"], table["id"], strict=True)], list(
+        table["true"] == table["predicted"])
+
+
+def _add_mcnemar(run_dir: Path, variant: dict[str, Any], base: dict[str, Any] | None) -> None:
+    """``mcnemar``: the exact test of the variant against the base on the same test examples, per shared seed, and
+    over seeds as the Bonferroni-adjusted smallest p (``method`` names it); None without predictions to compare."""
+    variant["mcnemar"] = None
+    if base is None or base["status"] != DONE or variant is base:
+        return
+    base_runs = {run["seed"]: run["folder"] for run in base["replicates"]}
+    per_seed = []
+    for run in variant["replicates"]:
+        if run["seed"] not in base_runs:
+            continue
+        ours = _correct_by_example(run_dir, run["folder"], variant["classes"])
+        theirs = _correct_by_example(run_dir, base_runs[run["seed"]], variant["classes"])
+        if ours is None or theirs is None or ours[0] != theirs[0]:  # missing, or not the same test examples
+            continue
+        per_seed.append({"seed": run["seed"], **mcnemar_exact(theirs[1], ours[1]).to_dict()})
+    if not per_seed:
+        return
+    p_value = bonferroni_min([entry["p_value"] for entry in per_seed])
+    method = "exact" if len(per_seed) == 1 else f"exact, Bonferroni over {len(per_seed)} seeds"
+    # The signs of the seeds whose difference is significant: two signs mean the direction depends on the seed.
+    directions = {(entry["variant_only"] > entry["base_only"]) - (entry["variant_only"] < entry["base_only"])
+                  for entry in per_seed if entry["p_value"] < SIGNIFICANCE}
+    variant["mcnemar"] = {"p_value": p_value, "method": method, "per_seed": per_seed,
+                          "consistent": len(directions) <= 1,
+                          "direction": sum(directions) if len(directions) == 1 else 0,
+                          "base_only": sum(entry["base_only"] for entry in per_seed),
+                          "variant_only": sum(entry["variant_only"] for entry in per_seed)}
 
 
 def _find_base(variants: list[dict[str, Any]], key: str | None) -> dict[str, Any] | None:
@@ -197,6 +239,7 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         variant["is_base"] = variant is base
         if variant["status"] == DONE:
             _compare_with_base(variant, base)
+            _add_mcnemar(run_dir, variant, base)
 
     done = [v for v in variants if v["status"] == DONE]
     shared_summary = None

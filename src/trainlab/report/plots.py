@@ -24,12 +24,12 @@ TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
 DPI = 100
 
 
-def _label(text: object) -> str:
+def plain_label(text: object) -> str:
     """Plain text for matplotlib: a ``$`` would otherwise start mathtext."""
     return str(text).replace("$", r"\$")
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return atomic_write_bytes(path, buffer.getvalue())
@@ -78,7 +78,7 @@ def _curve(history: pd.DataFrame, metric: str, title: str, ylabel: str, path: Pa
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_curves(history: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -107,13 +107,13 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path
             color = "white" if peak and value > peak / 2 else "black"
             ax.text(j, i, str(value), ha="center", va="center", color=color, fontsize=9 if n > 10 else 11)
     ticks = list(range(n))
-    labels = [_label(name) for name in classes]
+    labels = [plain_label(name) for name in classes]
     ax.set_xticks(ticks, labels=labels, rotation=45 if n > 3 else 0, ha="right" if n > 3 else "center")
     ax.set_yticks(ticks, labels=labels)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(_label(title))
-    return _save(fig, Path(path))
+    ax.set_title(plain_label(title))
+    return save_figure(fig, Path(path))
 
 
 def plot_variant(variant_dir: Path) -> list[Path]:
@@ -145,35 +145,37 @@ def _error_bar(interval: Mapping[str, Any] | None, mean_pct: float) -> tuple[flo
 
 
 def plot_study_comparison(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """Grouped bars of test accuracy and macro-F1 (in %) per variant.
+    """Horizontal grouped bars of test accuracy and macro-F1 (in %) per variant, first variant on top.
 
     Each row needs ``name``, ``test_accuracy`` and ``f1_macro`` (fractions in [0, 1]); rows whose values are
     ``None`` (variants not run) are left out. A row's ``test_accuracy_interval`` (repeated seeds) draws its 95%
-    interval as an error bar.
+    interval as an error bar. Variant names sit on the y axis, where a long name never runs into another.
     """
     done = [row for row in rows if row.get("test_accuracy") is not None and row.get("f1_macro") is not None]
-    names = [_label(row["name"]) for row in done]
+    names = [plain_label(row["name"]) for row in done]
     accuracy = [100.0 * float(row["test_accuracy"]) for row in done]
     f1 = [100.0 * float(row["f1_macro"]) for row in done]
     accuracy_err = [_error_bar(row.get("test_accuracy_interval"), 100.0 * float(row["test_accuracy"])) for row in done]
-    width = 0.38
-    fig = Figure(figsize=(max(5.0, 1.3 * len(done) + 2.0), 4.2))
+    height = 0.38
+    longest = max((len(name) for name in names), default=4)
+    fig = Figure(figsize=(6.0 + 0.07 * longest, 1.2 + 0.75 * max(1, len(done))))
     ax = fig.add_subplot()
     positions = list(range(len(done)))
     has_intervals = any(err != (0.0, 0.0) for err in accuracy_err)
     for offset, values, errors, label, color in (
-        (-width / 2, accuracy, accuracy_err if has_intervals else None,
+        (-height / 2, accuracy, accuracy_err if has_intervals else None,
          "test accuracy" + (" (95% CI over seeds)" if has_intervals else ""), TRAIN_COLOR),
-        (width / 2, f1, None, "macro F1", VAL_COLOR),
+        (height / 2, f1, None, "macro F1", VAL_COLOR),
     ):
-        yerr = None if errors is None else [[low for low, _ in errors], [high for _, high in errors]]
-        bars = ax.bar([p + offset for p in positions], values, width, label=label, color=color, yerr=yerr,
-                      capsize=4 if yerr else 0)
-        ax.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8, padding=2)
-    ax.set_xticks(positions, labels=names, rotation=20 if len(done) > 4 else 0)
-    ax.set_ylim(0.0, 105.0)
-    ax.set_ylabel("% on the test split")
-    ax.set_title("Test accuracy and macro F1 per variant")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 if len(done) <= 4 else -0.2), ncol=2, frameon=False)
-    return _save(fig, Path(path))
+        xerr = None if errors is None else [[low for low, _ in errors], [high for _, high in errors]]
+        bars = ax.barh([p + offset for p in positions], values, height, label=label, color=color, xerr=xerr,
+                       capsize=3 if xerr else 0)
+        ax.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8, padding=3)
+    ax.set_yticks(positions, labels=names)
+    ax.invert_yaxis()  # the study's order, base first, from the top
+    ax.set_xlim(0.0, 112.0)
+    ax.set_xlabel("% on the test split")
+    ax.set_title("Test accuracy and macro F1 per variant", pad=28)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=9)
+    return save_figure(fig, Path(path))

@@ -15,11 +15,14 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
+from trainlab.artifacts import MISCLASSIFIED_FILE, SAMPLES_FILE
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text
 from trainlab.report.load import DONE, FAILED, load_run, pp_difference
 from trainlab.report.plots import PLOT_NAMES, plot_study_comparison, plot_variant
+from trainlab.report.stats import SIGNIFICANCE
 
 COMPARISON_PLOT = Path("plots") / "comparison.png"
 DASH = "—"
@@ -81,6 +84,47 @@ def fmt_reading(interval: dict[str, Any] | None) -> str:
     return "better than base" if interval["low"] > 0 else "worse than base"
 
 
+def fmt_verdict(variant: dict[str, Any]) -> str:
+    """The technique-impact reading: does the change survive retraining (the seed interval of Δ excludes 0), and
+    does it survive the test sample (McNemar's p < 0.05)? Says which of the two holds."""
+    if variant.get("is_base"):
+        return "base"
+    interval, mcnemar = variant.get("delta_interval"), variant.get("mcnemar")
+    seeds = None if not interval or interval.get("low") is None else bool(interval["excludes_zero"])
+    sample = None if not mcnemar else mcnemar["p_value"] < SIGNIFICANCE
+    if sample is None:
+        return fmt_reading(interval)
+    if sample and not mcnemar["consistent"]:
+        return "differs from base on the test sample, better with one seed and worse with another"
+    direction = "better than base" if (variant.get("delta_pp") or 0.0) > 0 else "worse than base"
+    if sample:  # the direction the significant seeds agree on
+        direction = "better than base" if mcnemar["direction"] > 0 else "worse than base"
+    if seeds is None:  # one seed: only the test sample can be judged
+        return f"{direction} on this test sample (one seed)" if sample else "not significant on this test sample"
+    if seeds and sample:
+        return f"{direction} (survives retraining and the test sample)"
+    if seeds:
+        return f"{direction} over seeds, not significant on this test sample"
+    if sample:
+        return f"{direction} on this test sample, within seed noise"
+    return "within noise (seeds and test sample)"
+
+
+def fmt_pvalue(value: float | None) -> str:
+    """A p-value: ``0.031``, ``< 0.001``; ``—`` for none."""
+    if value is None:
+        return DASH
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def fmt_mcnemar(variant: dict[str, Any]) -> str:
+    """``p = 0.031 (12 vs 25)``: McNemar's p and the discordant examples (base right only vs variant right only)."""
+    mcnemar = variant.get("mcnemar")
+    if not mcnemar:
+        return DASH
+    return f"{fmt_pvalue(mcnemar['p_value'])} ({mcnemar['base_only']} vs {mcnemar['variant_only']})"
+
+
 def fmt_epochs(value: float | None) -> str:
     """Epoch counts: whole numbers as integers, means over seeds with one decimal."""
     if value is None:
@@ -110,6 +154,11 @@ def fmt_seeds_done(variant: dict[str, Any]) -> str:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#])")
+
+
+def html_breakable(name: Any) -> Markup:
+    """A variant name (``+l2+dropout+early_stopping``) that a narrow table cell may break before each ``+``."""
+    return Markup("<wbr>+").join(escape(part) for part in str(name).split("+"))
 
 
 def md_text(value: Any) -> str:
@@ -149,6 +198,7 @@ def _environment() -> Environment:
     )
     env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
                        mdtext=md_text, mdcode=md_code, interval=fmt_interval, reading=fmt_reading,
+                       verdict=fmt_verdict, pvalue=fmt_pvalue, mcnemar=fmt_mcnemar, breakable=html_breakable,
                        epochs=fmt_epochs, stopped=fmt_stopped, status=fmt_status, seeds_done=fmt_seeds_done)
     return env
 
@@ -176,22 +226,43 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _galleries(run_dir: Path, run: dict[str, Any]) -> tuple[Path | None, list[dict[str, Any]]]:
+    """The training-sample gallery, and the misclassified-example galleries of the base and of the best variant (by
+    test accuracy), as paths relative to ``run_dir``; galleries a run did not write (older runs) are left out."""
+    samples = SAMPLES_FILE if (run_dir / SAMPLES_FILE).is_file() else None
+    done = [v for v in run["variants"] if v["status"] == DONE]
+    shown = [v for v in done if v["is_base"]]
+    best = max(done, key=lambda v: v["test_accuracy"], default=None)
+    if best is not None and best not in shown:
+        shown.append(best)
+    misclassified = [{"name": v["name"], "seed": v["shown_seed"], "best": v is best,
+                      "path": Path(v["run_folder"]) / MISCLASSIFIED_FILE}
+                     for v in shown if (run_dir / v["run_folder"] / MISCLASSIFIED_FILE).is_file()]
+    return samples, misclassified
+
+
 def render(run_dir: Path) -> tuple[Path, Path]:
-    """Write ``run_dir/report.html`` and ``run_dir/report.md`` from the run folder; return their paths."""
+    """Write ``run_dir/report.html`` and ``run_dir/report.md`` from the run folder; return their paths.
+
+    The HTML embeds every figure (self-contained); the Markdown links to the PNG files beside it.
+    """
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     images, comparison = _ensure_plots(run_dir, run)
-    html_images = {name: {k: _data_uri(run_dir / p) for k, p in group.items()} for name, group in images.items()}
-    md_images = {name: {k: quote(p.as_posix()) for k, p in group.items()} for name, group in images.items()}
+    samples, misclassified = _galleries(run_dir, run)
     env = _environment()
-    html = env.get_template("report.html.j2").render(
-        run=run, images=html_images, comparison=_data_uri(run_dir / comparison) if comparison else None
-    )
-    markdown = env.get_template("report.md.j2").render(
-        run=run, images=md_images, comparison=quote(comparison.as_posix()) if comparison else None
-    )
-    html_path = atomic_write_text(run_dir / "report.html", html)
-    md_path = atomic_write_text(run_dir / "report.md", markdown)
+    outputs = []
+    for template, link in (("report.html.j2", lambda path: _data_uri(run_dir / path)),
+                           ("report.md.j2", lambda path: quote(path.as_posix()))):
+        outputs.append(env.get_template(template).render(
+            run=run,
+            images={name: {kind: link(path) for kind, path in group.items()} for name, group in images.items()},
+            comparison=link(comparison) if comparison else None,
+            samples=link(samples) if samples else None,
+            misclassified=[{**entry, "path": link(entry["path"])} for entry in misclassified],
+        ))
+    html_path = atomic_write_text(run_dir / "report.html", outputs[0])
+    md_path = atomic_write_text(run_dir / "report.md", outputs[1])
     return html_path, md_path
 
 

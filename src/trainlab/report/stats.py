@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from scipy import stats
 
 CONFIDENCE = 0.95
+SIGNIFICANCE = 1.0 - CONFIDENCE  # a McNemar p below this: the difference survives the test sample
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,43 @@ def paired_difference(variant: Mapping[int, float], base: Mapping[int, float],
     if not shared:
         return None
     return mean_interval([variant[seed] - base[seed] for seed in shared], confidence)
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's exact test of two classifiers on the same test examples.
+
+    ``base_only``: examples the base gets right and the variant wrong; ``variant_only``: the reverse. Only these
+    discordant examples carry information; under "no difference" each is equally likely to go either way, so the
+    two-sided p-value is the exact binomial test of ``min(b, c)`` successes in ``b + c`` trials with p = 1/2.
+    """
+
+    base_only: int
+    variant_only: int
+    p_value: float
+
+    @property
+    def discordant(self) -> int:
+        return self.base_only + self.variant_only
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {**asdict(self), "discordant": self.discordant}
+
+
+def mcnemar_exact(base_correct: Sequence[bool], variant_correct: Sequence[bool]) -> McNemar:
+    """McNemar's exact two-sided test from per-example correctness of the base and the variant (same examples)."""
+    if len(base_correct) != len(variant_correct):
+        raise ValueError(f"{len(base_correct)} base results but {len(variant_correct)} variant results")
+    base_only = sum(1 for base, variant in zip(base_correct, variant_correct, strict=True) if base and not variant)
+    variant_only = sum(1 for base, variant in zip(base_correct, variant_correct, strict=True) if variant and not base)
+    trials = base_only + variant_only
+    p_value = 1.0 if trials == 0 else float(stats.binomtest(min(base_only, variant_only), trials, 0.5).pvalue)
+    return McNemar(base_only, variant_only, min(1.0, p_value))
+
+
+def bonferroni_min(p_values: Sequence[float]) -> float:
+    """The Bonferroni-adjusted smallest of ``k`` p-values, ``min(1, k · min p)``: the p-value of "no difference in
+    any of the k tests", valid however the tests depend on each other (seeds share one test sample)."""
+    if not p_values:
+        raise ValueError("bonferroni_min needs at least one p-value")
+    return min(1.0, len(p_values) * min(p_values))

@@ -20,7 +20,7 @@ import lightning as L
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import Logger
 from lightning.pytorch.strategies import StrategyRegistry
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -30,17 +30,22 @@ from trainlab.artifacts import (
     FAILURE_FILE,
     HISTORY_FILE,
     METRICS_FILE,
+    MISCLASSIFIED_FILE,
+    PREDICTIONS_FILE,
     SUMMARY_FILE,
     SplitScore,
     TestScore,
     VariantFailure,
     VariantMetrics,
+    predictions_table,
+    write_predictions,
 )
 from trainlab.config import Recipe, Variant
 from trainlab.data import DataBundle, Split, TensorSplit, make_loader
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text
 from trainlab.models.recipe import build_recipe_model
+from trainlab.report.gallery import plot_misclassified
 from trainlab.report.plots import best_epoch, plot_variant
 from trainlab.report.summary import model_summary
 from trainlab.train.callbacks import (
@@ -50,6 +55,7 @@ from trainlab.train.callbacks import (
     TrainingDiverged,
     TrainThroughput,
 )
+from trainlab.train.loggers import build_loggers
 from trainlab.train.resume import LAST_CHECKPOINT, ResumePoint
 from trainlab.train.runtime import Runtime
 from trainlab.train.task import ClassificationTask
@@ -199,7 +205,7 @@ def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDa
 
 
 def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path | None, callbacks: list[L.Callback],
-                   logger: CSVLogger | bool) -> L.Trainer:
+                   logger: list[Logger] | bool) -> L.Trainer:
     """The one Trainer construction; Lightning's rejections of the training settings become a TrainlabError."""
     training = recipe.training
     try:
@@ -233,6 +239,17 @@ def _failure(variant: Variant, diverged: TrainingDiverged, wall_time_s: float) -
                           wall_time_s=wall_time_s)
 
 
+def _write_predictions(variant: Variant, bundle: DataBundle, task: ClassificationTask, out_dir: Path) -> None:
+    """predictions.csv (every test example: id, true and predicted class, probabilities) and the gallery of the most
+    confidently misclassified test images drawn from it."""
+    assert task.test_probabilities is not None, "the test loop ran, so it left its probabilities"
+    table = predictions_table(bundle.test.ids, bundle.test.labels.tolist(), task.test_probabilities.tolist(),
+                              bundle.classes)
+    write_predictions(out_dir / PREDICTIONS_FILE, table)
+    title = f"Most confidently misclassified test images - {variant.name} (seed {variant.recipe.seed})"
+    plot_misclassified(bundle.test, table, bundle.classes, out_dir / MISCLASSIFIED_FILE, title)
+
+
 def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Runtime) -> VariantResult | None:
     """Train one variant and write config.yaml, summary.txt, history.csv, metrics.json and plots into ``out_dir``.
 
@@ -251,7 +268,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         mean=mean, std=std, channels_last=runtime.channels_last,
     )
     callbacks = _Callbacks(recipe, out_dir)
-    trainer = _build_trainer(recipe, runtime, out_dir, callbacks.all, CSVLogger(save_dir=out_dir, name="logs"))
+    trainer = _build_trainer(recipe, runtime, out_dir, callbacks.all, build_loggers(variant, out_dir))
     datamodule = BundleDataModule(bundle, recipe)
     last = callbacks.resume.path if callbacks.resume.path.is_file() else None
     try:
@@ -271,6 +288,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     (test_logged,) = interruptible(trainer, lambda: trainer.test(task, datamodule=datamodule, verbose=False))
     if not trainer.is_global_zero:
         return None
+    _write_predictions(variant, bundle, task, out_dir)
     metrics = VariantMetrics(
         variant=variant.name,
         techniques=list(variant.techniques),

@@ -19,9 +19,11 @@ from trainlab.data import DataBundle
 from trainlab.errors import TrainlabError
 from trainlab.io import load_yaml, read_user_text
 
-# Settings that change how a run looks or where its cache lives, never its results: a resume may change them.
-# data.path is among them because the data itself is compared (by its fingerprint), not the path it was given by.
-RESUME_FREE_KEYS = ("training.progress_bar", "training.num_workers", "output.dir", "output.cache_dir", "data.path")
+# Settings that change how a run looks, where it is logged or where its cache lives, never its results: a resume may
+# change them. data.path is among them because the data itself is compared (by its fingerprint), not the path it was
+# given by.
+RESUME_FREE_KEYS = ("training.progress_bar", "training.num_workers", "output.dir", "output.cache_dir",
+                    "output.loggers", "output.mlflow_uri", "data.path")
 # Keys older trainlab versions wrote and that had no effect; a resumed folder's recipe may hold them.
 RETIRED_KEYS = (("study", "seeds"),)
 

@@ -18,7 +18,15 @@ from pathlib import Path
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from trainlab.artifacts import BASELINES_FILE, FAILURE_FILE, METRICS_FILE, RECIPE_FILE, STUDY_FILE, StudyRecord
+from trainlab.artifacts import (
+    BASELINES_FILE,
+    FAILURE_FILE,
+    METRICS_FILE,
+    RECIPE_FILE,
+    SAMPLES_FILE,
+    STUDY_FILE,
+    StudyRecord,
+)
 from trainlab.config import Recipe, Variant
 from trainlab.data import DataBundle, build_dataset
 from trainlab.errors import StudyInterrupted, TrainlabError
@@ -26,8 +34,11 @@ from trainlab.io import atomic_write_text, check_writable_dir
 from trainlab.models import check_model_options
 from trainlab.models.recipe import build_recipe_model
 from trainlab.report import render
+from trainlab.report.gallery import plot_samples
 from trainlab.train.baselines import BASELINES, run_baselines
 from trainlab.train.fit import check_training_settings, fit_variant, quiet_lightning
+from trainlab.train.loggers import check_loggers, log_study_artifacts, mlflow_store
+from trainlab.train.plan import StudyClock, StudyPlan, estimate_study
 from trainlab.train.resume import LAST_CHECKPOINT
 from trainlab.train.rundir import check_resume, check_same_data, new_run_dir
 from trainlab.train.runtime import Runtime, resolve_runtime, versions
@@ -57,6 +68,7 @@ def check_settings(recipe: Recipe, variants: list[Variant], resume: Path | None 
                             " (or [] for none)")
     check_writable_dir(resume if resume is not None else recipe.output.dir, "--resume" if resume else "output.dir")
     check_writable_dir(recipe.output.cache_dir, "output.cache_dir")
+    check_loggers(recipe)
     runtimes = {}
     for variant in variants:
         check_model_options(variant.recipe.model.name, variant.recipe.model.options)
@@ -114,7 +126,39 @@ def _open_run_dir(recipe: Recipe, resume: Path | None, variants: list[Variant], 
     if rank_zero_only.rank == 0:
         atomic_write_text(run_dir / RECIPE_FILE, recipe.to_yaml())
         fresh.write(run_dir / STUDY_FILE)
+        plot_samples(bundle.train, bundle.classes, run_dir / SAMPLES_FILE, seed=recipe.seed)
     return run_dir, fresh
+
+
+def _checked_inputs(recipe: Recipe, resume: Path | None, notify: Notify
+                    ) -> tuple[list[Variant], dict[str, Runtime], DataBundle, StudyRecord | None]:
+    """The variants, their runtimes, the data and a resumed folder's record, every one checked; nothing written but
+    the data cache."""
+    variants = recipe.variants()  # validated: a technique changes only model, training, regularization
+    record = check_resume(resume, recipe) if resume is not None else None
+    runtimes = check_settings(recipe, variants, resume)
+    notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
+    bundle = build_dataset(recipe.data, recipe.output.cache_dir)
+    check_models(variants, bundle, runtimes)
+    return variants, runtimes, bundle, record
+
+
+def _plan(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtimes: dict[str, Runtime],
+          resume: Path | None) -> StudyPlan:
+    """The study's plan; in a resumed folder, the runs that already ended are marked done."""
+    done = frozenset(
+        (variant.name, run.recipe.seed) for variant in variants for folder, run in seeded_runs(recipe, variant)
+        if resume is not None and _ended(resume / folder))
+    return estimate_study(recipe, variants, bundle, runtimes, done=done)
+
+
+def plan_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> StudyPlan:
+    """``trainlab run --dry-run``: every check of :func:`run_study`, the data loaded and a few training steps timed,
+    and the plan returned. No run folder is made; only the data cache may be written (as a run would write it)."""
+    variants, runtimes, bundle, record = _checked_inputs(recipe, resume, notify)
+    if resume is not None and record is not None:
+        check_same_data(record, bundle, resume)
+    return _plan(recipe, variants, bundle, runtimes, resume)
 
 
 def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = print) -> Path:
@@ -123,33 +167,34 @@ def run_study(recipe: Recipe, *, resume: Path | None = None, notify: Notify = pr
     Ctrl-C once the run folder exists raises :class:`StudyInterrupted` naming it (finished runs are kept; an
     interrupted variant continues from its last finished epoch on ``--resume``).
     """
-    variants = recipe.variants()  # validated: a technique changes only model, training, regularization
     if rank_zero_only.rank != 0:  # under torchrun / SLURM every rank runs this; one speaks
         notify = _silent
-    record = check_resume(resume, recipe) if resume is not None else None
-    runtimes = check_settings(recipe, variants, resume)
-    notify(f"loading data: {recipe.data.source}" + (f" from {recipe.data.path}" if recipe.data.path else ""))
-    bundle = build_dataset(recipe.data, recipe.output.cache_dir)
-    check_models(variants, bundle, runtimes)
+    variants, runtimes, bundle, record = _checked_inputs(recipe, resume, notify)
+    plan = _plan(recipe, variants, bundle, runtimes, resume) if rank_zero_only.rank == 0 else None
     runtime = runtimes[variants[0].name]
     run_dir, record = _open_run_dir(recipe, resume, variants, bundle, runtime, record)
     seeds = f", seeds {recipe.seeds[0]}..{recipe.seeds[-1]}" if len(recipe.seeds) > 1 else ""
     notify(f"run folder: {run_dir}  ({len(variants)} variant(s){seeds} on {runtime.device_name}, {runtime.precision})")
+    if plan is not None:
+        notify(plan.summary())
+        if (warning := plan.warning()) is not None:
+            notify(warning)
     try:
-        _train_and_report(recipe, variants, bundle, runtimes, run_dir, record, notify)
+        _train_and_report(recipe, variants, bundle, runtimes, run_dir, record, notify, plan)
     except KeyboardInterrupt:
         raise StudyInterrupted(run_dir) from None
     return run_dir
 
 
 def _train_and_report(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtimes: dict[str, Runtime],
-                      run_dir: Path, record: StudyRecord, notify: Notify) -> None:
+                      run_dir: Path, record: StudyRecord, notify: Notify, plan: StudyPlan | None = None) -> None:
     started = time.perf_counter()
+    clock = StudyClock(plan) if plan is not None else None
     for index, variant in enumerate(variants, start=1):
         for folder, seeded in seeded_runs(recipe, variant):
             label = f"[{index}/{len(variants)}] {variant.name}"
             label += f" seed {seeded.recipe.seed}" if len(recipe.seeds) > 1 else ""
-            _run_one(run_dir / folder, seeded, bundle, runtimes[variant.name], label, notify)
+            _run_one(run_dir / folder, seeded, bundle, runtimes[variant.name], label, notify, clock)
     if rank_zero_only.rank != 0:
         return
     # After training, on rank 0 alone: before it, the other ranks would wait for rank 0 at DDP's first barrier.
@@ -163,10 +208,17 @@ def _train_and_report(recipe: Recipe, variants: list[Variant], bundle: DataBundl
     finished.write(run_dir / STUDY_FILE)
     html, _ = render(run_dir)
     notify(f"report: {html}")
+    if parent := log_study_artifacts(run_dir, recipe):
+        notify(f"mlflow: run {parent} in {mlflow_store(recipe).uri}")
+
+
+def _ended(out_dir: Path) -> bool:
+    """The run in ``out_dir`` finished (metrics.json) or failed (failure.json) in an earlier session."""
+    return (out_dir / METRICS_FILE).is_file() or (out_dir / FAILURE_FILE).is_file()
 
 
 def _run_one(out_dir: Path, variant: Variant, bundle: DataBundle, runtime: Runtime, label: str,
-             notify: Notify) -> None:
+             notify: Notify, clock: StudyClock | None = None) -> None:
     if (out_dir / METRICS_FILE).is_file():
         notify(f"{label}: already done, skipped")
         return
@@ -175,14 +227,20 @@ def _run_one(out_dir: Path, variant: Variant, bundle: DataBundle, runtime: Runti
         return
     resumed = (out_dir / "checkpoints" / LAST_CHECKPOINT).is_file()
     notify(f"{label}: " + ("continuing from its last finished epoch" if resumed else "training"))
+    started = time.perf_counter()
     result = fit_variant(variant, bundle, out_dir, runtime)
     if result is None:  # a non-zero rank of a distributed run: rank 0 writes the files
         return
+    times = ""
+    if clock is not None:  # a continued run or a failed one says nothing about the plan's step times
+        epochs = result.metrics.epochs_run if result.metrics is not None and not resumed else None
+        clock.finished(variant.name, variant.recipe.seed, time.perf_counter() - started, epochs)
+        times = f" ({clock.status()})"
     if result.failure is not None:
-        notify(f"{label}: FAILED, {result.failure.reason}; the study goes on without it")
+        notify(f"{label}: FAILED, {result.failure.reason}; the study goes on without it{times}")
     elif result.metrics is not None:
         notify(f"{label}: test accuracy {result.metrics.test.accuracy:.2%}, "
-               f"{result.metrics.train_images_per_s:.0f} train images/s")
+               f"{result.metrics.train_images_per_s:.0f} train images/s{times}")
 
 
 def _silent(_: str) -> None:

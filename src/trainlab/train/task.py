@@ -53,6 +53,10 @@ class ClassificationTask(L.LightningModule):
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_metrics = classification_metrics(num_classes)
         self.test_results: dict[str, Any] = {}
+        # Per-example class probabilities of the test split, in the split's order (all ranks gathered): the rows of
+        # predictions.csv, from which the report's McNemar tests and galleries are drawn.
+        self.test_probabilities: torch.Tensor | None = None
+        self._test_batches: list[torch.Tensor] = []
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
@@ -90,11 +94,33 @@ class ClassificationTask(L.LightningModule):
         loss, logits = self._loss_and_logits(batch)
         self.test_loss(loss, weight=len(batch[1]))
         self.test_metrics.update(logits, batch[1])
+        self._test_batches.append(torch.softmax(logits.detach().float(), dim=1))
         self.log("test_loss", self.test_loss, on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_results = summarize(self.test_metrics.compute(), self.classes)
         self.test_metrics.reset()
+        local = torch.cat(self._test_batches) if self._test_batches else torch.empty(0, len(self.classes))
+        self._test_batches = []
+        self.test_probabilities = self._gather_in_split_order(local.to(self.device)).cpu()
+
+    def _gather_in_split_order(self, local: torch.Tensor) -> torch.Tensor:
+        """This rank's probabilities, or under DDP every rank's, put back in the test split's order.
+
+        The evaluation sampler gives rank ``r`` of ``w`` the samples ``r, r + w, r + 2w, ...`` (unpadded), so the
+        shards are gathered padded to the longest and interleaved back.
+        """
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world == 1:
+            return local
+        counts = self.all_gather(torch.tensor(len(local), device=local.device)).view(-1).tolist()
+        padded = local.new_zeros(max(counts), local.shape[1])
+        padded[: len(local)] = local
+        shards = self.all_gather(padded)  # [world, longest, classes]
+        ordered = local.new_empty(sum(counts), local.shape[1])
+        for rank, count in enumerate(counts):
+            ordered[rank::world] = shards[rank, :count]
+        return ordered
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.model, self.training_config, self.weight_decay)
