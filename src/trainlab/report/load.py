@@ -170,7 +170,10 @@ def _compare_with_base(variant: dict[str, Any], base: dict[str, Any] | None) -> 
         variant["delta_interval"] = interval.scaled(100.0).to_dict()
 
 
-def _correct_by_example(run_dir: Path, folder: str, classes: list[str]) -> tuple[list[str], list[bool]] | None:
+Correctness = tuple[list[str], list[bool]] | None
+
+
+def _correct_by_example(run_dir: Path, folder: str, classes: list[str]) -> Correctness:
     """(example ids, whether each was predicted right) from a run's predictions.csv; None for runs without one."""
     path = run_dir / folder / PREDICTIONS_FILE
     if not path.is_file():
@@ -180,7 +183,8 @@ def _correct_by_example(run_dir: Path, folder: str, classes: list[str]) -> tuple
         table["true"] == table["predicted"])
 
 
-def _add_mcnemar(run_dir: Path, variant: dict[str, Any], base: dict[str, Any] | None) -> None:
+def _add_mcnemar(run_dir: Path, variant: dict[str, Any], base: dict[str, Any] | None,
+                 base_results: dict[str, Correctness]) -> None:
     """``mcnemar``: the exact test of the variant against the base on the same test examples, per shared seed, and
     over seeds as the Bonferroni-adjusted smallest p (``method`` names it); None without predictions to compare."""
     variant["mcnemar"] = None
@@ -192,7 +196,10 @@ def _add_mcnemar(run_dir: Path, variant: dict[str, Any], base: dict[str, Any] | 
         if run["seed"] not in base_runs:
             continue
         ours = _correct_by_example(run_dir, run["folder"], variant["classes"])
-        theirs = _correct_by_example(run_dir, base_runs[run["seed"]], variant["classes"])
+        folder = base_runs[run["seed"]]
+        if folder not in base_results:  # the base's files are read once, whatever the number of variants
+            base_results[folder] = _correct_by_example(run_dir, folder, variant["classes"])
+        theirs = base_results[folder]
         if ours is None or theirs is None or ours[0] != theirs[0]:  # missing, or not the same test examples
             continue
         per_seed.append({"seed": run["seed"], **mcnemar_exact(theirs[1], ours[1]).to_dict()})
@@ -235,11 +242,12 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     study = read_record(study_path, StudyRecord, "the study description written by the trainer")
     variants = [_load_variant(run_dir, entry, study.seed) for entry in study.variants]
     base = _find_base(variants, study.base)
+    base_results: dict[str, Correctness] = {}
     for variant in variants:
         variant["is_base"] = variant is base
         if variant["status"] == DONE:
             _compare_with_base(variant, base)
-            _add_mcnemar(run_dir, variant, base)
+            _add_mcnemar(run_dir, variant, base, base_results)
 
     done = [v for v in variants if v["status"] == DONE]
     shared_summary = None

@@ -15,8 +15,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from trainlab.artifacts import METRICS_FILE, VariantMetrics, read_record
 from trainlab.errors import TrainlabError
-from trainlab.io import atomic_write_bytes, read_json
+from trainlab.io import atomic_write_bytes
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 PLOT_NAMES = ("accuracy.png", "loss.png", "confusion.png")
@@ -120,17 +121,11 @@ def plot_variant(variant_dir: Path) -> list[Path]:
     """Read ``history.csv`` and ``metrics.json`` from a variant folder and write its three PNGs into ``plots/``."""
     variant_dir = Path(variant_dir)
     history = read_history(variant_dir / "history.csv")
-    metrics_path = variant_dir / "metrics.json"
-    try:
-        metrics: Any = read_json(metrics_path)
-        test = metrics["test"]
-        matrix, classes, name = test["confusion_matrix"], metrics["classes"], metrics.get("variant", variant_dir.name)
-    except FileNotFoundError as exc:
-        raise TrainlabError(f"{metrics_path} is missing: expected the metrics written by the trainer") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TrainlabError(
-            f"{metrics_path} is malformed: expected JSON with 'classes' and 'test.confusion_matrix' ({exc})"
-        ) from exc
+    metrics_path = variant_dir / METRICS_FILE
+    if not metrics_path.is_file():
+        raise TrainlabError(f"{metrics_path} is missing: expected the metrics written by the trainer")
+    metrics = read_record(metrics_path, VariantMetrics, "the metrics of one variant")
+    matrix, classes, name = metrics.test.confusion_matrix, metrics.classes, metrics.variant
     plots = variant_dir / "plots"
     paths = plot_curves(history, plots)
     paths.append(plot_confusion(matrix, classes, plots / "confusion.png", f"Confusion matrix (test) - {name}"))
