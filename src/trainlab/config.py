@@ -67,6 +67,8 @@ class DataConfig(Strict):
     max_per_class: PositiveInt | None = None
     in_memory: Literal["auto", True, False] = "auto"  # auto: decode into RAM when it fits in a quarter of it
     device_resident: bool = True  # on CUDA, in-memory data lives on the GPU
+    # The source's own options (e.g. text_csv's text_column, binary, min_freq), checked by its builder.
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class ModelConfig(Strict):
@@ -196,9 +198,14 @@ class OutputConfig(Strict):
         return uri
 
 
+# What a study trains: the task kind picks the LightningModule, its metrics and its baselines (trainlab.train.tasks).
+TASKS = ("classification",)
+
+
 class Recipe(Strict):
     name: str
     description: str = ""
+    task: Literal[TASKS] = "classification"  # type: ignore[valid-type]
     seed: StrictInt = 0
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -283,7 +290,7 @@ def validate_recipe(raw: Any, origin: str) -> Recipe:
 
 def _is_open_mapping(dotted: str) -> bool:
     """Keys under these mappings are free-form (model options, study techniques)."""
-    return dotted.startswith(("model.options.", "study.techniques."))
+    return dotted.startswith(("model.options.", "data.options.", "study.techniques."))
 
 
 def set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str) -> None:

@@ -11,6 +11,7 @@ MAX_WIDTH = 4.0  # model.width: 4x the reference channel counts is already far p
 MAX_IMAGE_SIZE = 1024  # data.image_size: a full-size VGG-13 activation map at 1024² is already 256 MiB per image
 MAX_IN_CHANNELS = 1024  # a model's input channels: images have 1 or 3, hyperspectral ones a few hundred
 MAX_NUM_CLASSES = 1_000_000  # a model's output classes: ImageNet-21k has 21,843
+MAX_VOCAB_SIZE = 10_000_000  # a text model's vocabulary: GloVe 840B has 2.2 million words
 
 
 def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:

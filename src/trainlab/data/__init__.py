@@ -10,18 +10,25 @@ from pathlib import Path
 from trainlab.config import DataConfig
 from trainlab.data import digits, image_folder  # noqa: F401  (registers the datasets)
 from trainlab.data.augment import BatchAugment, prepare_batch
-from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit
+from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit, TokenSplit
+from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec, TokenSpec
 from trainlab.data.loader import make_loader
 from trainlab.data.registry import DATASETS
 
 __all__ = [
     "DATASETS",
     "BatchAugment",
+    "Classes",
     "DataBundle",
     "FileSplit",
+    "ImageSpec",
+    "InputSpec",
     "SkippedFile",
     "Split",
+    "TargetSpec",
     "TensorSplit",
+    "TokenSpec",
+    "TokenSplit",
     "build_dataset",
     "dataset_names",
     "make_loader",

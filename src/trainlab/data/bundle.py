@@ -1,5 +1,5 @@
-"""What every dataset builder returns: the splits (decoded in memory, or files read batch by batch), class names,
-and what was skipped."""
+"""What every dataset builder returns: the splits (images decoded in memory or read from files batch by batch, or
+token sequences), the input and target specs, class names, and what was skipped."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from trainlab.data.decode import read_image
+from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec
 
 # Bytes of float64 work per chunk in channel_stats: 16M values = 128 MiB, whatever the dataset size.
 _STATS_CHUNK_VALUES = 1 << 24
@@ -122,7 +123,47 @@ class FileSplit:
             digest.update(f"{os.path.relpath(path, root)}\0{path.stat().st_size}\0{label}\n".encode())
 
 
-Split = TensorSplit | FileSplit
+@dataclass(frozen=True, eq=False)
+class TokenSplit:
+    """One split of texts: ``tokens`` int64 [N, L] (ids, padded with the pad id after each text's real length),
+    ``lengths`` int64 [N] (each at least 1), ``labels`` int64 [N]; ``ids`` as in TensorSplit (e.g. ``row 17`` of the
+    CSV) and ``texts`` the raw texts, for predictions.csv and the report's examples."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+    ids: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.tokens.dtype != torch.int64 or self.tokens.ndim != 2:
+            raise ValueError(f"tokens must be int64 [N, L], got {self.tokens.dtype} {tuple(self.tokens.shape)}")
+        _check_labels(self.labels)
+        count = self.labels.shape[0]
+        if self.tokens.shape[0] != count or self.lengths.shape != (count,) or self.lengths.dtype != torch.int64:
+            raise ValueError(f"{self.tokens.shape[0]} token rows, lengths {tuple(self.lengths.shape)} and "
+                             f"{count} labels must agree (lengths int64 [N])")
+        if count and (int(self.lengths.min()) < 1 or int(self.lengths.max()) > self.tokens.shape[1]):
+            raise ValueError(f"lengths must lie in 1..{self.tokens.shape[1]}")
+        _check_ids(self.ids, count)
+        _check_ids(self.texts, count)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def read(self, index: int) -> str:
+        """The raw text of sample ``index`` (empty when the split keeps no texts)."""
+        return self.texts[index] if self.texts else ""
+
+    def update_digest(self, digest: Any, root: str) -> None:
+        """Feed the split's identity to ``digest``: every token id, length and label."""
+        del root
+        digest.update(repr(tuple(self.tokens.shape)).encode())
+        for tensor in (self.tokens, self.lengths, self.labels):
+            digest.update(tensor.cpu().contiguous().numpy().tobytes())
+
+
+Split = TensorSplit | FileSplit | TokenSplit
 
 
 def stats_sample(count: int, limit: int = STATS_SAMPLE_LIMIT) -> list[int]:
@@ -177,7 +218,11 @@ class SkippedFile:
 
 @dataclass(frozen=True, eq=False)
 class DataBundle:
-    """The data of one study: built once, shared by every variant. All splits are TensorSplits or all FileSplits."""
+    """The data of one study: built once, shared by every variant. All splits are of one type.
+
+    ``input`` says what a sample is (None: images, derived from the train split); ``profile`` is a JSON-ready
+    description of the data for its kind's EDA figures (e.g. text lengths and the cap), recorded in ``study.json``.
+    """
 
     train: Split
     val: Split
@@ -185,6 +230,27 @@ class DataBundle:
     classes: list[str]
     skipped: list[SkippedFile] = field(default_factory=list)
     source: str = ""
+    input: InputSpec | None = None  # type: ignore[assignment]  # filled in __post_init__
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.input is None:
+            if isinstance(self.train, TokenSplit):
+                raise ValueError("a bundle of token splits needs its TokenSpec as input=")
+            object.__setattr__(self, "input", ImageSpec(*self.train.image_shape))
+
+    @property
+    def input_spec(self) -> InputSpec:
+        assert self.input is not None, "set in __post_init__"
+        return self.input
+
+    @property
+    def target(self) -> TargetSpec:
+        return Classes(tuple(self.classes))
+
+    @property
+    def is_image(self) -> bool:
+        return isinstance(self.input, ImageSpec)
 
     def splits(self) -> dict[str, Split]:
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -211,8 +277,8 @@ class DataBundle:
 
     @property
     def in_memory(self) -> bool:
-        """True when the images are decoded tensors, False when they are read from files batch by batch."""
-        return isinstance(self.train, TensorSplit)
+        """True when the samples are tensors, False when images are read from files batch by batch."""
+        return not isinstance(self.train, FileSplit)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """split → class → number of images."""
@@ -224,8 +290,11 @@ class DataBundle:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of every image."""
-        return self.train.image_shape
+        """(C, H, W) of every image (images only)."""
+        spec = self.input_spec
+        if not isinstance(spec, ImageSpec):
+            raise TypeError(f"a bundle of {spec.kind} has no image shape")
+        return spec.channels, spec.height, spec.width
 
     @property
     def stats_sample(self) -> int:
@@ -251,16 +320,18 @@ class DataBundle:
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description (goes into the run record and the report)."""
-        mean, std = self.channel_stats() if len(self.train) else ([], [])
-        return {
+        common = {
             "source": self.source,
             "classes": list(self.classes),
             "counts": self.counts(),
-            "image_shape": list(self.image_shape),
             "in_memory": self.in_memory,
             "skipped": [{"path": item.path, "reason": item.reason} for item in self.skipped],
-            "mean": mean,
-            "std": std,
-            "stats_sample": self.stats_sample if len(self.train) else 0,
             "fingerprint": self.fingerprint(),
+            "input": self.input_spec.describe(),
+            "profile": self.profile,
         }
+        if not self.is_image:
+            return common
+        mean, std = self.channel_stats() if len(self.train) else ([], [])
+        return {**common, "image_shape": list(self.image_shape), "mean": mean, "std": std,
+                "stats_sample": self.stats_sample if len(self.train) else 0}

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
-from trainlab.data.bundle import FileSplit, Split, TensorSplit
+from trainlab.data.bundle import FileSplit, Split, TensorSplit, TokenSplit
 from trainlab.errors import TrainlabError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -55,9 +55,30 @@ class ImageFileDataset(Dataset[Batch]):
         return self.split.read(index), self.split.labels[index]
 
 
+class BatchedTokenDataset(Dataset[dict[str, torch.Tensor]]):
+    """Token sequences of one split; ``__getitems__`` serves a whole batch as a dict ``{"x", "lengths", "y"}``, cut
+    to the longest real length in the batch (padding beyond it would only cost compute)."""
+
+    def __init__(self, split: TokenSplit) -> None:
+        self.tokens, self.lengths, self.labels = split.tokens, split.lengths, split.labels
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long).to(self.tokens.device, non_blocking=True)
+        lengths = self.lengths.index_select(0, index)
+        longest = int(lengths.max()) if len(indices) else 1
+        return {"x": self.tokens.index_select(0, index)[:, :longest], "lengths": lengths,
+                "y": self.labels.index_select(0, index)}
+
+
 def batched_collate(batch: Any) -> Any:
     """``__getitems__`` already returns the stacked batch; anything else (single items) gets the default collate."""
-    if isinstance(batch, tuple):
+    if isinstance(batch, tuple | dict):
         return batch
     return default_collate(batch)
 
@@ -115,6 +136,10 @@ def make_loader(
     dataset: Dataset
     if isinstance(split, FileSplit):
         dataset, collate, pin_memory = ImageFileDataset(split), default_collate, device.type == "cuda"
+    elif isinstance(split, TokenSplit):
+        # Token ids are small; they stay on the CPU and Lightning moves each batch (lengths must be on the CPU for
+        # pack_padded_sequence anyway).
+        dataset, collate, pin_memory = BatchedTokenDataset(split), batched_collate, False
     else:
         if device.type != "cpu" and num_workers > 0:
             raise TrainlabError(

@@ -1,8 +1,10 @@
 """Model families and the one entry point that builds them by name.
 
-Every builder takes the same common keyword arguments (``in_channels, num_classes, image_size, dropout, width``) plus
-its own family options, e.g. ``vgg13(batch_norm=True, hidden=(512, 512), pool_last=False)``. :func:`build_model`
-checks the common arguments and the option names before calling the builder, so that a typo in a recipe fails with a
+Every builder takes the common keyword arguments of the input kind it reads (its registry entry's ``input=``
+metadata, ``image`` when absent): ``num_classes, dropout, width`` plus ``in_channels, image_size`` for images or
+``vocab_size, pad_id, vocab`` for token sequences; then its own family options, e.g.
+``vgg13(batch_norm=True, hidden=(512, 512), pool_last=False)``. :func:`build_model` checks the common arguments and
+the option names before calling the builder, so that a typo in a recipe fails with a
 :class:`~trainlab.errors.TrainlabError` naming the option and listing the valid ones.
 """
 
@@ -17,9 +19,17 @@ from torch import nn
 
 from trainlab.errors import TrainlabError
 from trainlab.machine import physical_memory_bytes
-from trainlab.models import resnet, vgg  # noqa: F401  (importing registers the families)
+from trainlab.models import resnet, text, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
-from trainlab.validate import MAX_IMAGE_SIZE, MAX_IN_CHANNELS, MAX_NUM_CLASSES, MAX_WIDTH, check_float, check_int
+from trainlab.validate import (
+    MAX_IMAGE_SIZE,
+    MAX_IN_CHANNELS,
+    MAX_NUM_CLASSES,
+    MAX_VOCAB_SIZE,
+    MAX_WIDTH,
+    check_float,
+    check_int,
+)
 
 __all__ = [
     "COMMON_ARGS",
@@ -29,16 +39,26 @@ __all__ = [
     "check_model_options",
     "forward_bytes",
     "memory_limit",
+    "model_input",
     "model_names",
     "model_options",
 ]
 
-COMMON_ARGS = ("in_channels", "num_classes", "image_size", "dropout", "width")
+SHARED_ARGS = ("num_classes", "dropout", "width")
+# The arguments each input kind adds to SHARED_ARGS; a model's registry entry names its kind (input=...).
+INPUT_ARGS = {"image": ("in_channels", "image_size"), "tokens": ("vocab_size", "pad_id", "vocab")}
+COMMON_ARGS = ("in_channels", "num_classes", "image_size", "dropout", "width")  # those of image models
+ALL_COMMON_ARGS = frozenset(SHARED_ARGS).union(*INPUT_ARGS.values())
 
 
-def model_names() -> list[str]:
-    """The registered model names, sorted."""
-    return MODELS.names()
+def model_names(input_kind: str | None = None) -> list[str]:
+    """The registered model names, sorted; only those reading ``input_kind`` when given."""
+    return [name for name in MODELS.names() if input_kind is None or model_input(name) == input_kind]
+
+
+def model_input(name: str) -> str:
+    """The input kind model ``name`` reads: ``image`` or ``tokens``."""
+    return str(MODELS.metadata(name).get("input", "image"))
 
 
 def model_options(name: str) -> dict[str, Any]:
@@ -47,7 +67,7 @@ def model_options(name: str) -> dict[str, Any]:
     return {
         param.name: param.default
         for param in signature.parameters.values()
-        if param.name not in COMMON_ARGS and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
+        if param.name not in ALL_COMMON_ARGS and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
     }
 
 
@@ -55,41 +75,62 @@ def check_model_options(name: str, options: Mapping[str, Any]) -> None:
     """Fail on an unknown model, an unknown option, or a common argument given as an option (no data needed)."""
     known = model_options(name)
     for key in options:
-        if key in COMMON_ARGS:
+        if key in ALL_COMMON_ARGS:
             raise TrainlabError(f"model {name!r}: {key!r} is a common argument, not an option; set it directly")
         if key not in known:
             listed = ", ".join(known) or "(none)"
             raise TrainlabError(f"model {name!r} has no option {key!r}; its options: {listed}")
 
 
+def _check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The input arguments of model ``name`` checked for its input kind (images or tokens)."""
+    kind = model_input(name)
+    expected = INPUT_ARGS[kind]
+    given = set(inputs)
+    required = {"in_channels", "image_size"} if kind == "image" else {"vocab_size"}
+    if not required <= given or not given <= set(expected):
+        other = next((k for k, args in INPUT_ARGS.items() if k != kind and given & set(args)), None)
+        reads = "images" if kind == "image" else "token sequences"
+        hint = f"; the data gives {'images' if other == 'image' else 'token sequences'}" if other else ""
+        models = ", ".join(model_names(other)) if other else ""
+        raise TrainlabError(f"model {name!r} reads {reads} (arguments {', '.join(expected)}), got "
+                            f"{', '.join(sorted(given)) or 'none'}{hint}" + (f"; models for it: {models}" if models
+                                                                             else ""))
+    if kind == "image":
+        check_int("in_channels", inputs["in_channels"], 1, MAX_IN_CHANNELS)
+        check_int("image_size", inputs["image_size"], 1, MAX_IMAGE_SIZE)
+    else:
+        check_int("vocab_size", inputs["vocab_size"], 2, MAX_VOCAB_SIZE)
+        check_int("pad_id", inputs.get("pad_id", 0), 0, inputs["vocab_size"] - 1)
+        vocab = inputs.get("vocab")
+        if vocab is not None and len(vocab) != inputs["vocab_size"]:
+            raise TrainlabError(f"vocab has {len(vocab)} tokens but vocab_size is {inputs['vocab_size']}")
+    return inputs
+
+
 def build_model(
     name: str,
     *,
-    in_channels: int,
     num_classes: int,
-    image_size: int,
     dropout: float = 0.0,
     width: float = 1.0,
     options: dict[str, Any] | None = None,
+    **inputs: Any,
 ) -> nn.Module:
-    """Build the registered model ``name``; every user mistake raises :class:`TrainlabError`."""
+    """Build the registered model ``name``; every user mistake raises :class:`TrainlabError`.
+
+    ``inputs`` are the arguments of the model's input kind: ``in_channels, image_size`` for image models,
+    ``vocab_size`` (and optionally ``pad_id``, ``vocab``: the tokens, for pretrained embeddings) for token models.
+    """
     builder = MODELS.get(name)
-    check_int("in_channels", in_channels, 1, MAX_IN_CHANNELS)
+    inputs = _check_inputs(name, inputs)
     check_int("num_classes", num_classes, 2, MAX_NUM_CLASSES)
-    check_int("image_size", image_size, 1, MAX_IMAGE_SIZE)
     dropout = check_float("dropout", dropout, 0.0, 1.0, max_inclusive=False)
     width = check_float("width", width, 0.0, MAX_WIDTH, min_inclusive=False)
 
     options = dict(options or {})
     check_model_options(name, options)
-    return builder(
-        in_channels=in_channels,
-        num_classes=num_classes,
-        image_size=image_size,
-        dropout=dropout,
-        width=width,
-        **options,
-    )
+    return builder(num_classes=num_classes, dropout=dropout, width=width, **inputs, **options)
 
 
 def memory_limit() -> int | None:

@@ -258,7 +258,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     recipe = variant.recipe
     quiet_lightning()
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    model = build_recipe_model(recipe, len(bundle.classes))
+    model = build_recipe_model(recipe, len(bundle.classes), bundle.input_spec)
     summary_text = model_summary(model, (1, *bundle.image_shape))
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -236,7 +236,7 @@ def estimate_study(recipe: Recipe, variants: list[Variant], bundle: DataBundle, 
             if runtimes[variant.name].accelerator == "gpu":
                 torch.cuda.empty_cache()  # the timed model and optimizer are gone; give their memory back to training
         with torch.device("meta"):
-            params = sum(p.numel() for p in build_recipe_model(vr, len(bundle.classes)).parameters())
+            params = sum(p.numel() for p in build_recipe_model(vr, len(bundle.classes), bundle.input_spec).parameters())
         world, batch = _world_size(vr), vr.training.batch_size
         per_rank = {name: math.ceil(count / world) for name, count in counts.items()}
         plans.append(VariantPlan(
@@ -293,7 +293,7 @@ def time_steps(recipe: Recipe, bundle: DataBundle, runtime: Runtime, *, budget_s
     loader = make_loader(split, batch_size=training.batch_size, shuffle=True, seed=recipe.seed,
                          device=device if resident else "cpu", num_workers=0 if resident else training.num_workers,
                          drop_last=len(split) >= training.batch_size)
-    model = build_recipe_model(recipe, len(bundle.classes)).to(device)
+    model = build_recipe_model(recipe, len(bundle.classes), bundle.input_spec).to(device)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, training, recipe.regularization.weight_decay)

@@ -86,7 +86,7 @@ def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str
             raise TrainlabError(f"training.num_workers must be 0 when in-memory data lives on the GPU "
                                 f"(data.device_resident); got {training.num_workers} in variant {variant.name!r}")
         with torch.device("meta"):
-            build_recipe_model(variant.recipe, len(bundle.classes))
+            build_recipe_model(variant.recipe, len(bundle.classes), bundle.input_spec)
 
 
 def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtime: Runtime) -> StudyRecord:

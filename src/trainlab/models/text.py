@@ -1,0 +1,1 @@
+"""Text models (token sequences → class logits): filled in by the text lab."""
