@@ -28,13 +28,17 @@ DEFAULT_RECIPE = "digits-demo"
 INTERRUPTED = 130  # the shell's status for a command stopped by Ctrl-C (128 + SIGINT)
 
 
+DATA_HELP = ("the data: an image folder, .zip or .tar.gz of class folders, or a CSV for the text recipes "
+             "(e.g. Tweets.csv)")
+
+
 @app.command()
 @user_errors
 def run(
     recipe: Annotated[str, typer.Argument(help="packaged recipe name (see `trainlab recipes`) or a .yaml path")] = (
         DEFAULT_RECIPE
     ),
-    data: Annotated[Path | None, typer.Option(help="image folder, .zip or .tar.gz of class folders")] = None,
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="override any recipe key, e.g. --set training.epochs=20")
     ] = None,
@@ -53,11 +57,11 @@ def run(
 
     # Paths are set as strings, not parsed as YAML like --set values (a path may hold '#', ': ' or look like a number).
     pairs = _parse_options(overrides or [])
-    if data is not None:
-        pairs.update({"data.path": str(data), "data.source": "image_folder"})
     if out is not None:
         pairs["output.dir"] = str(out)
     loaded = load_recipe(recipe, pairs)
+    if data is not None:
+        loaded = load_recipe(recipe, {**pairs, **data_pairs(loaded.data.source, data)})
     if dry_run:
         from trainlab.train.study import plan_study
 
@@ -75,6 +79,14 @@ def run(
     except KeyboardInterrupt:
         print_error("before the run folder was made; nothing was written", label="interrupted")
         raise typer.Exit(code=INTERRUPTED) from None
+
+
+def data_pairs(source: str, data: Path) -> dict[str, str]:
+    """``--data PATH``: the recipe's source reads PATH; a source of packaged data (digits) becomes an image folder."""
+    from trainlab.data import DATASETS
+
+    packaged = DATASETS.metadata(source).get("packaged", False) if source in DATASETS else False
+    return {"data.path": str(data), **({"data.source": "image_folder"} if packaged else {})}
 
 
 def resume_command(recipe: str, data: Path | None, overrides: list[str], out: Path | None, run_dir: Path) -> str:
@@ -107,10 +119,20 @@ def recipes(show: Annotated[str | None, typer.Option(help="print one recipe with
     table.add_column("description", ratio=1)
     for name in recipe_names():
         loaded = load_recipe(name)
-        data = f"{loaded.data.source} {loaded.data.channels}x{loaded.data.image_size}x{loaded.data.image_size}"
+        data = _data_text(loaded)
         study = f"{loaded.study.mode}: {', '.join(loaded.study.techniques) or '-'}"
         table.add_row(name, loaded.model.name, data, study, loaded.description)
     console.print(table)
+
+
+def _data_text(recipe: Any) -> str:
+    """A recipe's data in a few words: the source and the image shape, or the source and "texts"."""
+    from trainlab.data import DATASETS
+
+    data = recipe.data
+    if data.source in DATASETS and DATASETS.metadata(data.source).get("input") == "tokens":
+        return f"{data.source} texts"
+    return f"{data.source} {data.channels}x{data.image_size}x{data.image_size}"
 
 
 def _parse_options(items: list[str], option: str = "--set", example: str = "training.epochs=20") -> dict[str, Any]:
@@ -130,14 +152,25 @@ def summary(
     width: Annotated[float, typer.Option(help="channel width multiplier")] = 1.0,
     dropout: Annotated[float, typer.Option(help="dropout rate")] = 0.0,
     option: Annotated[list[str] | None, typer.Option(help="model option KEY=VALUE, e.g. batch_norm=true")] = None,
+    vocab_size: Annotated[int, typer.Option(help="vocabulary size (text models)")] = 20_000,
+    seq_len: Annotated[int, typer.Option(help="tokens per text in the example batch (text models)")] = 32,
 ) -> None:
     """Print a model's layer table (output shapes, parameters) and its memory sizes, as torchsummary does."""
-    from trainlab.models import build_model, check_model_memory
+    from trainlab.models import build_model, check_model_memory, model_input
     from trainlab.report.summary import model_summary
+    from trainlab.validate import check_int
 
-    sizes: dict[str, Any] = {"in_channels": in_channels, "num_classes": num_classes, "image_size": image_size,
-                             "dropout": dropout, "width": width,
-                             "options": _parse_options(option or [], "--option", "batch_norm=true")}
+    options = _parse_options(option or [], "--option", "batch_norm=true")
+    common: dict[str, Any] = {"num_classes": num_classes, "dropout": dropout, "width": width, "options": options}
+    if model_input(model) == "tokens":
+        import torch
+
+        check_int("--seq-len", seq_len, 1, 100_000)
+        built = build_model(model, vocab_size=vocab_size, **common)
+        example = (torch.ones(1, seq_len, dtype=torch.long), torch.tensor([seq_len]))
+        echo(model_summary(built, None, input_data=example))
+        return
+    sizes: dict[str, Any] = {"in_channels": in_channels, "image_size": image_size, **common}
     check_model_memory(model, **sizes)  # on the meta device: a model too big for this machine fails here, in a line
     built = build_model(model, **sizes)
     echo(model_summary(built, (1, in_channels, image_size, image_size)))
@@ -186,6 +219,80 @@ def cache(
         return
     entries = describe_cache(folder)
     echo(format_entries(entries) if entries else f"{folder}: nothing cached")
+
+
+PREDICT_TEXT_WIDTH = 60  # characters of each text shown in the table (--format json gives them whole)
+
+
+@app.command()
+@user_errors
+def predict(
+    variant_dir: Annotated[Path, typer.Argument(
+        help="a variant folder of a text run (runs/<study>/<stamp>/base or .../base/seed-N), or a run folder of one "
+             "variant and seed")],
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to classify, each one argument")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="a UTF-8 file of texts, one per line (blank lines "
+                                                             "skipped); read after the arguments")] = None,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="table (Rich) or json (an array of {text, label, probabilities})")] = "table",
+) -> None:
+    """Label new texts with a trained variant: the predicted class and every class probability, per text."""
+    import json
+
+    from trainlab.errors import TrainlabError
+    from trainlab.predict import gather_texts, load_predictor, resolve_variant_dir
+
+    if output_format not in ("table", "json"):
+        raise TrainlabError(f"--format {output_format!r}: expected table or json")
+    folder = resolve_variant_dir(variant_dir)
+    sourced = gather_texts(texts or [], file)
+    predictor = load_predictor(folder)
+    predictions = predictor.predict(sourced)
+    if output_format == "json":
+        echo(json.dumps([item.to_dict() for item in predictions], ensure_ascii=False, indent=2))
+        return
+    console.print(_predictions_table(predictor.variant_dir, predictor.classes, predictions))
+
+
+def _predictions_table(variant_dir: Path, classes: tuple[str, ...], predictions: list[Any]) -> Table:
+    """One row per text: its number, the text (whitespace collapsed, cut to what the terminal leaves), the label in
+    bold and every class probability."""
+    from rich.text import Text
+
+    widths = [len(str(len(predictions))), max(map(len, classes)), *(min(max(len(name), 5), 12) for name in classes)]
+    borders = 3 * (len(widths) + 1) + 1  # a bar and a space either side of each of the columns and the text column
+    room = max(12, min(PREDICT_TEXT_WIDTH, console.width - sum(widths) - borders))
+    table = Table(title=f"{variant_dir}: predicted label and probability of each class")
+    table.add_column("#", justify="right", no_wrap=True, min_width=widths[0])
+    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=room)
+    table.add_column("label", no_wrap=True, min_width=widths[1])
+    for name, width in zip(classes, widths[2:], strict=True):
+        table.add_column(name, justify="right", min_width=width)  # a long class name wraps in a narrow terminal
+    for number, item in enumerate(predictions, start=1):
+        shown = " ".join(item.text.split())
+        shown = shown if len(shown) <= room else shown[: room - 1] + "…"
+        table.add_row(str(number), Text(shown), Text(item.label, style="bold"),
+                      *(f"{item.probabilities[name]:.3f}" for name in classes))
+    return table
+
+
+@app.command()
+@user_errors
+def eda(
+    source: Annotated[str, typer.Argument(
+        help="a data source (airline, text_csv, image_folder, digits) or a recipe (name or .yaml) whose data section "
+             "is used")],
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="a data key, e.g. --set data.options.min_freq=1 or --set data.max_per_class=500")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="parent folder (default runs/eda); each call writes a new <source>-<timestamp> folder in it")] = None,
+) -> None:
+    """Draw a dataset's figures and facts alone, without training: eda.html and eda.md in a new folder."""
+    from trainlab.eda import run_eda
+
+    result = run_eda(source, data, _parse_options(overrides or [], "--set", "data.options.min_freq=1"), out)
+    echo(f"{result.html}\n{result.markdown}")
 
 
 def _register_labs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -87,3 +88,24 @@ def test_step_scheduler_multiplies_by_gamma_every_step_size_epochs() -> None:
         optimizer.step()
         step.step()
     assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+def test_lr_scale_gives_the_nearest_modules_rate_and_keeps_group_0_at_full_rate() -> None:
+    """A module's ``lr_scale`` applies to everything under it unless a nearer module sets its own; group 0 (the
+    logged one) keeps the full rate, the decayed/undecayed split holds inside each scale."""
+    encoder = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)))
+    encoder.lr_scale = 0.1
+    encoder[1].lr_scale = 0.5
+    model = nn.Sequential(encoder, nn.Linear(4, 2))
+    optimizer = build_optimizer(model, TrainingConfig(optimizer="adamw", lr=1e-2), weight_decay=0.3)
+    rate = {id(p): (group["lr"], group["weight_decay"]) for group in optimizer.param_groups for p in group["params"]}
+    head, outer, inner, norm = model[1], encoder[0], encoder[1][0], encoder[1][1]
+    assert optimizer.param_groups[0]["lr"] == 1e-2 and optimizer.param_groups[0]["params"] == [head.weight]
+    assert rate[id(head.weight)] == (1e-2, 0.3) and rate[id(head.bias)] == (1e-2, 0.0)
+    assert rate[id(outer.weight)] == (pytest.approx(1e-3), 0.3) and rate[id(outer.bias)] == (pytest.approx(1e-3), 0.0)
+    assert rate[id(inner.weight)] == (pytest.approx(5e-3), 0.3) and rate[id(norm.weight)] == (pytest.approx(5e-3), 0.0)
+    assert len(rate) == len(list(model.parameters()))
+    scheduler = build_scheduler(optimizer, TrainingConfig(scheduler="step", step_size=1, gamma=0.5))
+    optimizer.step()
+    scheduler.step()
+    assert rate[id(outer.weight)][0] * 0.5 == pytest.approx(
+        next(g["lr"] for g in optimizer.param_groups if any(p is outer.weight for p in g["params"])))

@@ -39,7 +39,7 @@ from trainlab.calc.shapes import (
 )
 from trainlab.config import Recipe, load_recipe
 from trainlab.errors import TrainlabError
-from trainlab.models import check_model_memory
+from trainlab.models import check_model_memory, model_input
 from trainlab.models.recipe import build_recipe_model, recipe_model_args
 
 TorchShape = tuple[int, ...]
@@ -194,6 +194,11 @@ def model_table(recipe_name_or_path: str | Path, num_classes: int | None = None)
     that would need more than half this machine's memory fails first, built on the meta device.
     """
     recipe = load_recipe(recipe_name_or_path)
+    if model_input(recipe.model.name) != "image":
+        name = recipe.model.name
+        raise TrainlabError(f"calc model checks image models layer by layer; {recipe.name}'s model {name!r} reads "
+                            f"texts, whose size depends on the vocabulary: run `trainlab summary {name} "
+                            "--vocab-size N` (N: the vocabulary size the run's report gives)")
     classes = default_num_classes(recipe) if num_classes is None else num_classes
     check_model_memory(recipe.model.name, **recipe_model_args(recipe, classes))  # before any real memory
     model = build_recipe_model(recipe, classes)

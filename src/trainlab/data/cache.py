@@ -29,11 +29,12 @@ import torch
 from trainlab.data.sources import MARKER
 from trainlab.errors import TrainlabError
 
-SUBFOLDERS = ("extracted", "images", "checks")
+SUBFOLDERS = ("extracted", "images", "checks", "embeddings")
 _PATTERNS = {
     "extracted": (re.compile(r"[0-9a-f]{20}"), "archive", True),
     "images": (re.compile(r"[0-9a-f]{64}\.pt"), "images", False),
     "checks": (re.compile(r"[0-9a-f]{64}\.json"), "checks", False),
+    "embeddings": (re.compile(r"[0-9a-f]{64}\.pt"), "sentence embeddings", False),  # frozen encoders' memo
 }
 _PARTIAL = re.compile(r"\..+\.tmp")
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from trainlab.errors import TrainlabError
 from trainlab.machine import physical_memory_bytes
-from trainlab.models import resnet, text, vgg  # noqa: F401  (importing registers the families)
+from trainlab.models import encoder, resnet, text, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
 from trainlab.validate import (
     MAX_IMAGE_SIZE,

@@ -10,25 +10,56 @@ from torch import nn
 from trainlab.config import TrainingConfig
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def _scaled_parameters(model: nn.Module) -> dict[float | None, list[nn.Parameter]]:
+    """Trainable parameters by the ``lr_scale`` of their nearest module (itself or an ancestor) that sets one;
+    None for those under no such module. Each parameter counts once, in ``model.parameters()`` order."""
+    by_scale: dict[float | None, list[nn.Parameter]] = {}
+    seen: set[int] = set()
+
+    def visit(module: nn.Module, scale: float | None) -> None:
+        own = getattr(module, "lr_scale", None)
+        if own is not None:
+            if isinstance(own, bool) or not isinstance(own, int | float) or not own >= 0:
+                raise ValueError(f"{type(module).__name__}.lr_scale must be a non-negative number, got {own!r}")
+            scale = float(own)
+        for parameter in module.parameters(recurse=False):
+            if parameter.requires_grad and id(parameter) not in seen:
+                seen.add(id(parameter))
+                by_scale.setdefault(scale, []).append(parameter)
+        for child in module.children():
+            visit(child, scale)
+
+    visit(model, None)
+    return by_scale
+
+
+def parameter_groups(model: nn.Module, weight_decay: float, lr: float | None = None) -> list[dict[str, Any]]:
     """Split parameters into a decayed group (conv / linear / embedding weights) and an undecayed one.
 
     Biases and normalization scales/shifts are 1-D tensors; penalizing them only limits the network's ability to
     shift and rescale activations, so L2 goes to tensors with two or more dimensions alone (as in timm and nanoGPT).
+
+    A module may set a float attribute ``lr_scale`` (a pretrained encoder fine-tuned more gently than its new head):
+    the parameters under it (the nearest such module wins) get their own decayed/undecayed pair of groups with
+    ``lr = lr * lr_scale``, after the two groups at the full learning rate, so that ``param_groups[0]`` (the one the
+    trainer logs) keeps the full rate. ``lr`` is needed only when some module sets ``lr_scale``.
     """
-    decayed, undecayed = [], []
-    for parameter in model.parameters():
-        if not parameter.requires_grad:
-            continue
-        (decayed if parameter.ndim >= 2 else undecayed).append(parameter)
-    return [
-        {"params": decayed, "weight_decay": weight_decay},
-        {"params": undecayed, "weight_decay": 0.0},
-    ]
+    groups: list[dict[str, Any]] = []
+    for scale, parameters in sorted(_scaled_parameters(model).items(), key=lambda item: item[0] is not None):
+        if scale is not None and lr is None:
+            raise ValueError("parameter_groups needs lr when a module sets lr_scale")
+        extra = {} if scale is None else {"lr": lr * scale, "lr_scale": scale}
+        groups += [
+            {"params": [p for p in parameters if p.ndim >= 2], "weight_decay": weight_decay, **extra},
+            {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0, **extra},
+        ]
+    if not groups or groups[0].get("lr_scale") is not None:  # the full-rate pair always comes first, empty or not
+        groups[:0] = [{"params": [], "weight_decay": weight_decay}, {"params": [], "weight_decay": 0.0}]
+    return groups
 
 
 def build_optimizer(model: nn.Module, training: TrainingConfig, weight_decay: float) -> torch.optim.Optimizer:
-    groups = parameter_groups(model, weight_decay)
+    groups = parameter_groups(model, weight_decay, lr=training.lr)
     if training.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=training.lr, momentum=training.momentum)
     if training.optimizer == "adam":
