@@ -36,6 +36,7 @@ test: lint  ## install the test extras, lint, then run the whole test suite
 
 bench: $(VENV)/.installed  ## trainer vs plain PyTorch loop, training images/s (needs ../shared/data)
 	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_text.py
 
 clean:
 	rm -rf runs .cache

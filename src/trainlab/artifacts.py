@@ -28,6 +28,7 @@ SAMPLES_FILE = Path("plots") / "samples.png"  # in the run folder: training imag
 MISCLASSIFIED_FILE = Path("plots") / "misclassified.png"  # in a variant's folder
 SUMMARY_FILE = "summary.txt"
 CONFIG_FILE = "config.yaml"
+INPUT_FILE = "input.json"  # in a variant's folder: what the model reads and predicts (for trainlab predict)
 
 R = TypeVar("R", bound="Record")
 
@@ -79,11 +80,19 @@ class TestScore(ClassificationScore):
 
 
 class VariantMetrics(Record):
-    """``<variant>/metrics.json``: one finished run of one variant (one seed)."""
+    """``<variant>/metrics.json``: one finished run of one variant (one seed).
+
+    ``notes`` are facts the model reports about itself (e.g. the vocabulary coverage of pretrained embeddings).
+    """
 
     variant: str
     techniques: list[str]
+    task: str = "classification"  # runs written before task kinds existed were all classification
+    input_kind: str = "image"
+    model: str = ""  # the registered model's name ("" in runs written before it was recorded)
     params: int = Count
+    trainable_params: int | None = None
+    notes: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
     epochs_run: int = Count
     best_epoch: int  # -1 when validation never ran
@@ -161,6 +170,13 @@ class SkippedEntry(Record):
     reason: str
 
 
+class DataFigure(Record):
+    """A figure of the data drawn when the study started (``path`` relative to the run folder)."""
+
+    path: str
+    caption: str
+
+
 class DataSummary(Record):
     source: str | None = None
     classes: list[str] = Field(default_factory=list)
@@ -172,6 +188,9 @@ class DataSummary(Record):
     std: list[float] | None = None
     stats_sample: int | None = None
     fingerprint: str | None = None  # absent in runs written before resumes checked the data
+    input: dict[str, Any] = Field(default_factory=dict)  # InputSpec.describe(); {} in runs of images before kinds
+    profile: dict[str, Any] = Field(default_factory=dict)  # the data kind's facts for its EDA figures
+    figures: list[DataFigure] = Field(default_factory=list)
 
 
 class StudyRecord(Record):
@@ -179,6 +198,7 @@ class StudyRecord(Record):
 
     name: str | None = None
     description: str = ""
+    task: str = "classification"
     mode: str | None = None
     base: str | None = None
     seeds: list[int] | None = None
@@ -220,7 +240,9 @@ def read_record(path: Path, model: type[R], expected: str) -> R:
 
 
 PREDICTION_COLUMNS = ("index", "id", "true", "predicted")
-"""The first columns of ``predictions.csv``; one ``p_<class>`` column per class follows, in the classes' order."""
+"""The first columns of ``predictions.csv``; one ``p_<class>`` column per class follows, in the classes' order, and
+for text data a last ``text`` column."""
+TEXT_COLUMN = "text"
 
 
 def probability_column(class_name: str) -> str:
@@ -228,9 +250,10 @@ def probability_column(class_name: str) -> str:
 
 
 def predictions_table(ids: Sequence[str], labels: Sequence[int], probabilities: Sequence[Sequence[float]],
-                      classes: Sequence[str]) -> Any:
+                      classes: Sequence[str], texts: Sequence[str] | None = None) -> Any:
     """The rows of ``predictions.csv`` as a pandas DataFrame: one row per test example, in the test split's order,
-    with its id (file or row), true and predicted class (the most probable one) and every class probability."""
+    with its id (file or row), true and predicted class (the most probable one), every class probability and, for
+    text, the example's text."""
     import pandas as pd
 
     table = pd.DataFrame([list(row) for row in probabilities], columns=[probability_column(c) for c in classes])
@@ -239,6 +262,8 @@ def predictions_table(ids: Sequence[str], labels: Sequence[int], probabilities: 
     table.insert(0, "true", [classes[label] for label in labels])
     table.insert(0, "id", list(ids) if ids else [""] * len(table))
     table.insert(0, "index", range(len(table)))
+    if texts:
+        table[TEXT_COLUMN] = list(texts)
     return table
 
 
@@ -252,7 +277,8 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Any:
     import pandas as pd
 
     try:
-        table = pd.read_csv(path, dtype={"id": str, "true": str, "predicted": str}, keep_default_na=False)
+        table = pd.read_csv(path, dtype={"id": str, "true": str, "predicted": str, TEXT_COLUMN: str},
+                            keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise TrainlabError(f"{path} is not a readable CSV file: {error}") from None
     expected = [*PREDICTION_COLUMNS, *(probability_column(name) for name in classes)]
@@ -260,3 +286,19 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Any:
     if missing:
         raise TrainlabError(f"{path} lacks the column(s) {', '.join(missing)}: expected {', '.join(expected)}")
     return table
+
+
+class InputRecord(Record):
+    """``<variant>/input.json``: what the variant's model reads and predicts, so that ``trainlab predict`` can prepare
+    new inputs the way training did (for tokens: the tokenizer's name, the length cap and the whole vocabulary)."""
+
+    task: str
+    classes: list[str]
+    input: dict[str, Any]
+
+
+def input_record(task: str, bundle: Any) -> InputRecord:
+    """The :class:`InputRecord` of a DataBundle."""
+    spec = bundle.input_spec
+    payload = spec.to_dict() if hasattr(spec, "to_dict") else spec.describe()
+    return InputRecord(task=task, classes=list(bundle.classes), input=payload)

@@ -30,7 +30,7 @@ def test_exact_parameter_counts(name: str, in_channels: int, image_size: int, op
 
 def _small_cases() -> list[tuple[str, int, dict]]:
     cases = []
-    for name in model_names():
+    for name in model_names("image"):
         variants: list[dict] = [{}]
         if "batch_norm" in model_options(name):
             variants.append({"batch_norm": True})

@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainlab.config import DataConfig
-from trainlab.data import digits, image_folder  # noqa: F401  (registers the datasets)
+from trainlab.data import digits, image_folder, text  # noqa: F401  (registers the datasets)
 from trainlab.data.augment import BatchAugment, prepare_batch
 from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit, TokenSplit
-from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec, TokenSpec
 from trainlab.data.loader import make_loader
 from trainlab.data.registry import DATASETS
+from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec, TokenSpec
 
 __all__ = [
     "DATASETS",

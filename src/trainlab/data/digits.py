@@ -41,7 +41,7 @@ def _first_per_class(labels: np.ndarray, limit: int) -> np.ndarray:
     return np.sort(keep)
 
 
-@DATASETS.register("digits")
+@DATASETS.register("digits", packaged=True)
 def build_digits(cfg: DataConfig, cache_dir: Path) -> DataBundle:
     """Digits split by ``cfg.split`` with ``cfg.split_seed``; ``cache_dir`` is unused (building takes milliseconds)."""
     del cache_dir

@@ -55,6 +55,10 @@ def _data_summary(data: DataSummary) -> dict[str, Any]:
     totals = {split: sum(row[split] for row in rows) for split in (*SPLITS, "total")}
     return {
         "source": data.source,
+        "kind": data.input.get("kind", "image"),
+        "input": dict(data.input),
+        "profile": dict(data.profile),
+        "figures": [figure.model_dump() for figure in data.figures],
         "classes": classes,
         "counts": rows,
         "totals": totals,
@@ -74,6 +78,10 @@ def _variant_results(variant_dir: Path) -> dict[str, Any]:
     return {
         "status": DONE,
         "classes": list(metrics.classes),
+        "model": metrics.model,
+        "input_kind": metrics.input_kind,
+        "notes": dict(metrics.notes),
+        "trainable_params": metrics.trainable_params,
         "params": metrics.params,
         "epochs_run": metrics.epochs_run,
         "best_epoch": metrics.best_epoch,

@@ -23,6 +23,7 @@ from trainlab.io import atomic_write_text
 from trainlab.report.load import DONE, FAILED, load_run, pp_difference
 from trainlab.report.plots import PLOT_NAMES, plot_study_comparison, plot_variant
 from trainlab.report.stats import SIGNIFICANCE
+from trainlab.report.text import SKIPPED_SHOWN, fmt_notes, input_facts, text_mistakes
 
 COMPARISON_PLOT = Path("plots") / "comparison.png"
 DASH = "—"
@@ -197,6 +198,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(pct=fmt_pct, pp=fmt_pp, num=fmt_num, intc=fmt_int, duration=fmt_duration, mdcell=md_cell,
+                       notes=fmt_notes,
                        mdtext=md_text, mdcode=md_code, interval=fmt_interval, reading=fmt_reading,
                        verdict=fmt_verdict, pvalue=fmt_pvalue, mcnemar=fmt_mcnemar, breakable=html_breakable,
                        epochs=fmt_epochs, stopped=fmt_stopped, status=fmt_status, seeds_done=fmt_seeds_done)
@@ -250,6 +252,7 @@ def render(run_dir: Path) -> tuple[Path, Path]:
     run = load_run(run_dir)
     images, comparison = _ensure_plots(run_dir, run)
     samples, misclassified = _galleries(run_dir, run)
+    text_examples = text_mistakes(run_dir, run)
     env = _environment()
     outputs = []
     for template, link in (("report.html.j2", lambda path: _data_uri(run_dir / path)),
@@ -260,6 +263,13 @@ def render(run_dir: Path) -> tuple[Path, Path]:
             comparison=link(comparison) if comparison else None,
             samples=link(samples) if samples else None,
             misclassified=[{**entry, "path": link(entry["path"])} for entry in misclassified],
+            facts=input_facts(run["data"]),
+            figures=[{**figure, "link": link(Path(figure["path"]))} for figure in run["data"]["figures"]
+                     if (run_dir / figure["path"]).is_file()],
+            text_examples=text_examples,
+            samples_word="images" if run["data"]["kind"] == "image" else "samples",
+            models_differ=len({(v["model"], v["params"]) for v in run["variants"] if v["status"] == DONE}) > 1,
+            skipped_shown=SKIPPED_SHOWN,
         ))
     html_path = atomic_write_text(run_dir / "report.html", outputs[0])
     md_path = atomic_write_text(run_dir / "report.md", outputs[1])

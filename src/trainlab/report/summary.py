@@ -5,7 +5,7 @@ torch and torchinfo are imported inside the functions so that rendering a report
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +32,15 @@ def _preserved(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
-def _statistics(model: nn.Module, input_size: tuple[int, ...], device: str) -> ModelStatistics:
+def _statistics(model: nn.Module, input_size: tuple[int, ...] | None, device: str,
+                input_data: Sequence[Any] | None = None) -> ModelStatistics:
     import torchinfo
 
     with _preserved(model):
         return torchinfo.summary(
             model,
             input_size=input_size,
+            input_data=list(input_data) if input_data is not None else None,
             col_names=("output_size", "num_params"),
             row_settings=("depth", "var_names"),
             depth=SUMMARY_DEPTH,
@@ -47,14 +49,16 @@ def _statistics(model: nn.Module, input_size: tuple[int, ...], device: str) -> M
         )
 
 
-def model_summary(model: nn.Module, input_size: tuple[int, ...], device: str = "cpu") -> str:
-    """The layer-by-layer summary of ``model`` for one batch of ``input_size`` (batch dimension included).
+def model_summary(model: nn.Module, input_size: tuple[int, ...] | None, device: str = "cpu",
+                  input_data: Sequence[Any] | None = None) -> str:
+    """The layer-by-layer summary of ``model`` for one batch of ``input_size`` (batch dimension included), or for the
+    tensors ``input_data`` (models of several inputs, e.g. token ids and lengths).
 
     Each layer is listed with its output shape and parameter count, followed by the parameter totals and the
     "Input size (MB)", "Forward/backward pass size (MB)", "Params size (MB)" and "Estimated Total Size (MB)" lines.
     The model is left in the train/eval mode and on the device it came in with.
     """
-    text = str(_statistics(model, input_size, device))
+    text = str(_statistics(model, input_size, device, input_data))
     # torchinfo 1.8 formats the mult-adds unit as "(Units.MEGABYTES)" on Python 3.11+; print it as "(M)".
     from torchinfo.enums import Units
 

@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import RichProgressBar
 
 from trainlab.errors import TrainlabError
 from trainlab.report.plots import HISTORY_COLUMNS
+from trainlab.train.inputs import batch_size
 
 
 class TrainThroughput(L.Callback):
@@ -44,7 +45,7 @@ class TrainThroughput(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self._epoch_samples += int(batch[1].shape[0])
+        self._epoch_samples += batch_size(batch)
 
     def _close_epoch(self, trainer: L.Trainer) -> None:
         if self._started is None:

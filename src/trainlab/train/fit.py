@@ -29,6 +29,7 @@ from trainlab.artifacts import (
     CONFIG_FILE,
     FAILURE_FILE,
     HISTORY_FILE,
+    INPUT_FILE,
     METRICS_FILE,
     MISCLASSIFIED_FILE,
     PREDICTIONS_FILE,
@@ -37,11 +38,12 @@ from trainlab.artifacts import (
     TestScore,
     VariantFailure,
     VariantMetrics,
+    input_record,
     predictions_table,
     write_predictions,
 )
 from trainlab.config import Recipe, Variant
-from trainlab.data import DataBundle, Split, TensorSplit, make_loader
+from trainlab.data import DataBundle, Split, TensorSplit, TokenSplit, make_loader
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text
 from trainlab.models.recipe import build_recipe_model
@@ -55,10 +57,12 @@ from trainlab.train.callbacks import (
     TrainingDiverged,
     TrainThroughput,
 )
+from trainlab.train.inputs import InputAdapter, build_input_adapter
 from trainlab.train.loggers import build_loggers
 from trainlab.train.resume import LAST_CHECKPOINT, ResumePoint
 from trainlab.train.runtime import Runtime
-from trainlab.train.task import ClassificationTask
+from trainlab.train.task import ClassificationModule, TaskModule
+from trainlab.train.tasks import build_task
 
 LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
 T = TypeVar("T")
@@ -177,7 +181,7 @@ def show_progress(recipe: Recipe) -> bool:
     return recipe.training.progress_bar and sys.stdout.isatty()
 
 
-def _restore_best(task: ClassificationTask, checkpoint: ModelCheckpoint) -> None:
+def _restore_best(task: TaskModule, checkpoint: ModelCheckpoint) -> None:
     """Early stopping's promise: evaluate the weights of the best validation epoch, not the last."""
     state = torch.load(checkpoint.best_model_path, map_location=task.device, weights_only=True)
     task.load_state_dict(state["state_dict"])
@@ -198,7 +202,7 @@ def interruptible(trainer: L.Trainer, call: Callable[[], T]) -> T:
         raise KeyboardInterrupt from None
 
 
-def _evaluate(trainer: L.Trainer, task: ClassificationTask, datamodule: BundleDataModule, split: Split) -> SplitScore:
+def _evaluate(trainer: L.Trainer, task: TaskModule, datamodule: BundleDataModule, split: Split) -> SplitScore:
     loader = datamodule.loader(split, shuffle=False)
     (result,) = interruptible(trainer, lambda: trainer.validate(task, dataloaders=loader, verbose=False))
     return SplitScore(accuracy=float(result["val_accuracy"]), loss=float(result["val_loss"]))
@@ -239,15 +243,24 @@ def _failure(variant: Variant, diverged: TrainingDiverged, wall_time_s: float) -
                           wall_time_s=wall_time_s)
 
 
-def _write_predictions(variant: Variant, bundle: DataBundle, task: ClassificationTask, out_dir: Path) -> None:
-    """predictions.csv (every test example: id, true and predicted class, probabilities) and the gallery of the most
-    confidently misclassified test images drawn from it."""
+def _write_predictions(variant: Variant, bundle: DataBundle, task: ClassificationModule, out_dir: Path) -> None:
+    """predictions.csv (every test example: id, true and predicted class, probabilities, and the text of a text
+    example) and, for images, the gallery of the most confidently misclassified test images drawn from it."""
     assert task.test_probabilities is not None, "the test loop ran, so it left its probabilities"
+    texts = bundle.test.texts if isinstance(bundle.test, TokenSplit) else None
     table = predictions_table(bundle.test.ids, bundle.test.labels.tolist(), task.test_probabilities.tolist(),
-                              bundle.classes)
+                              bundle.classes, texts=texts)
     write_predictions(out_dir / PREDICTIONS_FILE, table)
-    title = f"Most confidently misclassified test images - {variant.name} (seed {variant.recipe.seed})"
-    plot_misclassified(bundle.test, table, bundle.classes, out_dir / MISCLASSIFIED_FILE, title)
+    if bundle.is_image:
+        title = f"Most confidently misclassified test images - {variant.name} (seed {variant.recipe.seed})"
+        plot_misclassified(bundle.test, table, bundle.classes, out_dir / MISCLASSIFIED_FILE, title)
+
+
+def _summary(model: torch.nn.Module, inputs: InputAdapter, bundle: DataBundle) -> str:
+    """torchinfo's summary for one sample (images by shape, as always; other inputs by example tensors)."""
+    if bundle.is_image:
+        return model_summary(model, (1, *bundle.image_shape))
+    return model_summary(model, None, input_data=inputs.example_input())
 
 
 def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Runtime) -> VariantResult | None:
@@ -259,14 +272,12 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     quiet_lightning()
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_recipe_model(recipe, len(bundle.classes), bundle.input_spec)
-    summary_text = model_summary(model, (1, *bundle.image_shape))
-    if runtime.channels_last:
+    channels_last = runtime.channels_last and bundle.is_image
+    inputs = build_input_adapter(bundle, recipe, channels_last)
+    summary_text = _summary(model, inputs, bundle)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    mean, std = bundle.channel_stats()
-    task = ClassificationTask(
-        model, classes=bundle.classes, training=recipe.training, regularization=recipe.regularization,
-        mean=mean, std=std, channels_last=runtime.channels_last,
-    )
+    task = build_task(model, inputs, bundle, recipe)
     callbacks = _Callbacks(recipe, out_dir)
     trainer = _build_trainer(recipe, runtime, out_dir, callbacks.all, build_loggers(variant, out_dir))
     datamodule = BundleDataModule(bundle, recipe)
@@ -288,11 +299,17 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     (test_logged,) = interruptible(trainer, lambda: trainer.test(task, datamodule=datamodule, verbose=False))
     if not trainer.is_global_zero:
         return None
+    assert isinstance(task, ClassificationModule), "classification is the one task kind with a test loop so far"
     _write_predictions(variant, bundle, task, out_dir)
     metrics = VariantMetrics(
         variant=variant.name,
         techniques=list(variant.techniques),
+        task=recipe.task,
+        input_kind=bundle.input_spec.kind,
+        model=recipe.model.name,
         params=sum(p.numel() for p in task.model.parameters()),
+        trainable_params=sum(p.numel() for p in task.model.parameters() if p.requires_grad),
+        notes=dict(getattr(task.model, "notes", {}) or {}),
         seed=recipe.seed,
         epochs_run=len(history),
         best_epoch=best if (best := best_epoch(history)) is not None else -1,  # -1: validation never ran
@@ -306,6 +323,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         test=TestScore(loss=float(test_logged["test_loss"]), **task.test_results),
     )
     atomic_write_text(out_dir / CONFIG_FILE, recipe.to_yaml())
+    input_record(recipe.task, bundle).write(out_dir / INPUT_FILE)
     atomic_write_text(out_dir / SUMMARY_FILE, summary_text)
     atomic_write_text(out_dir / HISTORY_FILE, history.to_csv(index=False))
     metrics.write(out_dir / METRICS_FILE)

@@ -3,7 +3,7 @@
 :func:`estimate_study` times a few real training steps of each distinct model/training setting (forward, backward and
 optimizer step on batches of the real training split, after one warm-up step), with the builders training uses:
 :func:`~trainlab.models.recipe.build_recipe_model`, :func:`~trainlab.train.optim.build_optimizer`,
-:func:`~trainlab.data.make_loader` and :func:`~trainlab.data.prepare_batch`. The estimate of one run is
+:func:`~trainlab.data.make_loader`, the input adapter and the task module's loss. The estimate of one run is
 
     (train steps per epoch × step time + validation batches × eval batch time) × epochs
     + (train + val + test batches) × eval batch time                       (the final evaluation)
@@ -24,14 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import yaml
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from trainlab.config import Recipe, Variant
-from trainlab.data import BatchAugment, DataBundle, FileSplit, Split, TensorSplit, make_loader, prepare_batch
+from trainlab.data import DataBundle, FileSplit, Split, TensorSplit, TokenSpec, TokenSplit, make_loader
 from trainlab.models.recipe import build_recipe_model
+from trainlab.train.inputs import build_input_adapter
 from trainlab.train.optim import build_optimizer
 from trainlab.train.runtime import Runtime
+from trainlab.train.tasks import build_task
 
 WARM_UP_STEPS = 1
 MAX_TIMED_STEPS = 10  # train steps timed after the warm-up, fewer when they take longer than the budget
@@ -95,15 +97,16 @@ class StudyPlan:
     mode: str
     seeds: list[int]
     variants: list[VariantPlan]
-    counts: dict[str, int]  # split → images
+    counts: dict[str, int]  # split → samples
     data: str
-    image_shape: tuple[int, int, int]
+    image_shape: tuple[int, int, int] | None  # None: the samples are not images (see ``inputs``)
     device: str
     accelerator: str
     precision: str
     settings: int  # distinct model/training settings that were timed
     techniques: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → its dotted overrides
     done: frozenset[tuple[str, int]] = field(default_factory=frozenset)  # (variant, seed) finished earlier
+    inputs: str = ""  # what a sample is, when it is not an image (e.g. "texts, vocabulary 5,000, up to 40 tokens")
 
     @property
     def total_s(self) -> float:
@@ -139,11 +142,15 @@ class StudyPlan:
     def lines(self) -> list[str]:
         """The whole plan, as ``trainlab run --dry-run`` prints it."""
         counts = " / ".join(f"{split} {count:,}" for split, count in self.counts.items())
-        channels, height, width = self.image_shape
+        if self.image_shape is not None:
+            channels, height, width = self.image_shape
+            samples = f"images, {channels}×{height}×{width}"
+        else:
+            samples = self.inputs
         out = [
             f"study: {self.name} ({self.mode}), {plural(len(self.variants), 'variant')}, "
             f"seeds {', '.join(str(seed) for seed in self.seeds)}",
-            f"data: {self.data}; {counts} images, {channels}×{height}×{width}",
+            f"data: {self.data}; {counts} {samples}",
             f"device: {self.device}, precision {self.precision}",
         ]
         used = {name for variant in self.variants for name in variant.techniques}
@@ -247,15 +254,25 @@ def estimate_study(recipe: Recipe, variants: list[Variant], bundle: DataBundle, 
         ))
     runtime = runtimes[variants[0].name]
     return StudyPlan(name=recipe.name, mode=recipe.study.mode, seeds=recipe.seeds, variants=plans, counts=counts,
-                     data=bundle.source or recipe.data.source, image_shape=bundle.image_shape,
+                     data=bundle.source or recipe.data.source,
+                     image_shape=bundle.image_shape if bundle.is_image else None, inputs=_inputs_text(bundle),
                      device=runtime.device_name, accelerator=runtime.accelerator, precision=runtime.precision,
                      settings=len(timings), techniques=dict(recipe.study.techniques), done=done)
+
+
+def _inputs_text(bundle: DataBundle) -> str:
+    spec = bundle.input_spec
+    if isinstance(spec, TokenSpec):
+        return f"texts, vocabulary {spec.vocab_size:,}, at most {spec.max_len} tokens"
+    return "images"
 
 
 def _head(split: Split, count: int) -> Split:
     """The first ``count`` samples of ``split``: enough batches to time, without copying the whole split."""
     if isinstance(split, FileSplit):
         return FileSplit(split.paths[:count], split.labels[:count], split.channels, split.image_size)
+    if isinstance(split, TokenSplit):
+        return TokenSplit(split.tokens[:count], split.lengths[:count], split.labels[:count])
     return TensorSplit(split.images[:count], split.labels[:count])
 
 
@@ -294,12 +311,12 @@ def time_steps(recipe: Recipe, bundle: DataBundle, runtime: Runtime, *, budget_s
                          device=device if resident else "cpu", num_workers=0 if resident else training.num_workers,
                          drop_last=len(split) >= training.batch_size)
     model = build_recipe_model(recipe, len(bundle.classes), bundle.input_spec).to(device)
-    if runtime.channels_last:
+    channels_last = runtime.channels_last and bundle.is_image
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, training, recipe.regularization.weight_decay)
-    augment = BatchAugment(recipe.regularization.augmentation).to(device) if recipe.regularization.augmentation \
-        else None
-    mean, std = (torch.tensor(values, device=device) for values in bundle.channel_stats())
+    inputs = build_input_adapter(bundle, recipe, channels_last).to(device)
+    task = build_task(model, inputs, bundle, recipe)
     batches = _repeat(loader)
 
     def clock() -> float:
@@ -308,19 +325,17 @@ def time_steps(recipe: Recipe, bundle: DataBundle, runtime: Runtime, *, budget_s
         return time.perf_counter()
 
     def train_step() -> None:
-        images, labels = next(batches)
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        batch = inputs.prepare(move_data_to_device(next(batches), device), training=True)
         with _autocast(device, runtime.precision):
-            logits = model(prepare_batch(images, mean, std, augment, runtime.channels_last))
-        loss = F.cross_entropy(logits.float(), labels)
+            loss, _ = task.loss_and_outputs(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     def eval_batch() -> None:
-        images, _ = next(batches)
+        batch = inputs.prepare(move_data_to_device(next(batches), device), training=False)
         with torch.inference_mode(), _autocast(device, runtime.precision):
-            model(prepare_batch(images.to(device), mean, std, None, runtime.channels_last))
+            task(batch)
 
     with _timing_mode(runtime):
         model.train()

@@ -23,18 +23,18 @@ from trainlab.artifacts import (
     FAILURE_FILE,
     METRICS_FILE,
     RECIPE_FILE,
-    SAMPLES_FILE,
     STUDY_FILE,
+    DataFigure,
     StudyRecord,
 )
 from trainlab.config import Recipe, Variant
 from trainlab.data import DataBundle, build_dataset
 from trainlab.errors import StudyInterrupted, TrainlabError
 from trainlab.io import atomic_write_text, check_writable_dir
-from trainlab.models import check_model_options
+from trainlab.models import check_model_options, model_input, model_names
 from trainlab.models.recipe import build_recipe_model
 from trainlab.report import render
-from trainlab.report.gallery import plot_samples
+from trainlab.report.eda import plot_data_figures
 from trainlab.train.baselines import BASELINES, run_baselines
 from trainlab.train.fit import check_training_settings, fit_variant, quiet_lightning
 from trainlab.train.loggers import check_loggers, log_study_artifacts, mlflow_store
@@ -77,9 +77,24 @@ def check_settings(recipe: Recipe, variants: list[Variant], resume: Path | None 
     return runtimes
 
 
+INPUT_NAMES = {"image": "images", "tokens": "token sequences (texts)"}
+
+
+def check_input_kind(variant: Variant, bundle: DataBundle) -> None:
+    """The variant's model reads what the data gives (a CNN cannot read tweets); the message lists those that do."""
+    name, kind = variant.recipe.model.name, bundle.input_spec.kind
+    if model_input(name) != kind:
+        raise TrainlabError(
+            f"model.name={name!r} reads {INPUT_NAMES[model_input(name)]}, but data.source="
+            f"{variant.recipe.data.source!r} gives {INPUT_NAMES[kind]}"
+            + (f" (variant {variant.name!r})" if variant.techniques else "")
+            + f"; models for {INPUT_NAMES[kind]}: {', '.join(model_names(kind))}")
+
+
 def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str, Runtime]) -> None:
     """Once the data is known: each variant's model (built on the meta device: shapes only, no memory) and loaders."""
     for variant in variants:
+        check_input_kind(variant, bundle)
         training, data = variant.recipe.training, variant.recipe.data
         on_gpu = runtimes[variant.name].accelerator == "gpu"
         if on_gpu and bundle.in_memory and data.device_resident and training.num_workers > 0:
@@ -89,8 +104,10 @@ def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str
             build_recipe_model(variant.recipe, len(bundle.classes), bundle.input_spec)
 
 
-def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtime: Runtime) -> StudyRecord:
+def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtime: Runtime,
+                 figures: list[dict[str, str]] | None = None) -> StudyRecord:
     return StudyRecord.model_validate({
+        "task": recipe.task,
         "name": recipe.name,
         "description": recipe.description,
         "mode": recipe.study.mode,
@@ -107,7 +124,7 @@ def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, ru
         "device": runtime.device_name,
         "precision": runtime.precision,
         "runtime": runtime.to_dict(),
-        "data": bundle.summary(),
+        "data": {**bundle.summary(), "figures": figures or []},
     })
 
 
@@ -125,8 +142,10 @@ def _open_run_dir(recipe: Recipe, resume: Path | None, variants: list[Variant], 
         return run_dir, record
     if rank_zero_only.rank == 0:
         atomic_write_text(run_dir / RECIPE_FILE, recipe.to_yaml())
+        figures = plot_data_figures(bundle, run_dir, seed=recipe.seed)
+        data = fresh.data.model_copy(update={"figures": [DataFigure.model_validate(f) for f in figures]})
+        fresh = fresh.model_copy(update={"data": data})
         fresh.write(run_dir / STUDY_FILE)
-        plot_samples(bundle.train, bundle.classes, run_dir / SAMPLES_FILE, seed=recipe.seed)
     return run_dir, fresh
 
 
@@ -239,8 +258,9 @@ def _run_one(out_dir: Path, variant: Variant, bundle: DataBundle, runtime: Runti
     if result.failure is not None:
         notify(f"{label}: FAILED, {result.failure.reason}; the study goes on without it{times}")
     elif result.metrics is not None:
+        unit = "images" if result.metrics.input_kind == "image" else "samples"
         notify(f"{label}: test accuracy {result.metrics.test.accuracy:.2%}, "
-               f"{result.metrics.train_images_per_s:.0f} train images/s{times}")
+               f"{result.metrics.train_images_per_s:.0f} train {unit}/s{times}")
 
 
 def _silent(_: str) -> None:
