@@ -29,6 +29,16 @@ MISCLASSIFIED_FILE = Path("plots") / "misclassified.png"  # in a variant's folde
 SUMMARY_FILE = "summary.txt"
 CONFIG_FILE = "config.yaml"
 INPUT_FILE = "input.json"  # in a variant's folder: what the model reads and predicts (for trainlab predict)
+BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"  # the best validation epoch's weights
+# The weights the test split was scored with, when they are not best.ckpt's (no early stopping, and a later epoch than
+# the best one): trainlab predict reads them, so its answers match predictions.csv.
+FINAL_CHECKPOINT = Path("checkpoints") / "final.ckpt"
+
+
+def evaluated_checkpoint(variant_dir: Path) -> Path:
+    """The checkpoint holding the weights a variant's test metrics were measured with."""
+    final = variant_dir / FINAL_CHECKPOINT
+    return final if final.is_file() else variant_dir / BEST_CHECKPOINT
 
 R = TypeVar("R", bound="Record")
 

@@ -28,6 +28,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from trainlab.artifacts import (
     CONFIG_FILE,
     FAILURE_FILE,
+    FINAL_CHECKPOINT,
     HISTORY_FILE,
     INPUT_FILE,
     METRICS_FILE,
@@ -187,6 +188,14 @@ def _restore_best(task: TaskModule, checkpoint: ModelCheckpoint) -> None:
     task.load_state_dict(state["state_dict"])
 
 
+def _save_weights(task: TaskModule, path: Path) -> None:
+    """The weights the test used, in the layout of Lightning's weights-only checkpoints (``state_dict``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.tmp")
+    torch.save({"state_dict": task.state_dict()}, partial)
+    partial.replace(path)
+
+
 def interruptible(trainer: L.Trainer, call: Callable[[], T]) -> T:
     """Run a Trainer entry point; Ctrl-C inside it comes back as KeyboardInterrupt, not as Lightning's exit(1).
 
@@ -292,7 +301,8 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         return VariantResult(metrics=None, history=None, failure=failure)
     history = callbacks.history.frame()
     stopped_early = any(isinstance(cb, EarlyStopping) and cb.stopped_epoch > 0 for cb in trainer.callbacks)
-    if recipe.regularization.early_stopping is not None and callbacks.checkpoint.best_model_path:
+    restored = recipe.regularization.early_stopping is not None and bool(callbacks.checkpoint.best_model_path)
+    if restored:
         _restore_best(task, callbacks.checkpoint)
     train_score = _evaluate(trainer, task, datamodule, bundle.train)
     val_score = _evaluate(trainer, task, datamodule, bundle.val)
@@ -323,6 +333,8 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         test=TestScore(loss=float(test_logged["test_loss"]), **task.test_results),
     )
     atomic_write_text(out_dir / CONFIG_FILE, recipe.to_yaml())
+    if not restored and metrics.best_epoch != metrics.epochs_run:
+        _save_weights(task, out_dir / FINAL_CHECKPOINT)
     input_record(recipe.task, bundle).write(out_dir / INPUT_FILE)
     atomic_write_text(out_dir / SUMMARY_FILE, summary_text)
     atomic_write_text(out_dir / HISTORY_FILE, history.to_csv(index=False))
