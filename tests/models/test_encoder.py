@@ -285,3 +285,20 @@ def test_nothing_touches_the_network(tokenizer: MiniLMTokenizer, monkeypatch: py
     model = _build(MiniLMTokenizer(), finetune_layers=1)
     model(*_batch(tokenizer, ["offline"]))
     assert attempts == []
+
+
+def test_recurrent_models_can_start_from_the_encoders_word_piece_embeddings() -> None:
+    from safetensors import safe_open
+
+    from trainlab.data.text.minilm import minilm_dir
+
+    model = build_model("bilstm", num_classes=3, vocab_size=30_522, pad_id=0,
+                        options={"embeddings": "minilm", "hidden": 8, "num_layers": 1, "freeze_embeddings": True})
+    with safe_open(str(minilm_dir() / "model.safetensors"), "pt") as weights:
+        table = weights.get_tensor("embeddings.word_embeddings.weight")
+    embedding = model.embedding if hasattr(model, "embedding") else next(
+        module for module in model.modules() if isinstance(module, nn.Embedding))
+    assert torch.equal(embedding.weight, table.float()) and not embedding.weight.requires_grad
+    assert model.notes["coverage"] == 1.0 and model.notes["embedding_dim"] == 384
+    with pytest.raises(TrainlabError, match="set data.options.tokenizer=minilm"):
+        build_model("lstm", num_classes=3, vocab_size=5_000, options={"embeddings": "minilm"})

@@ -175,6 +175,30 @@ def _flag(model: str, option: str, value: object) -> bool:
     return value
 
 
+ENCODER_EMBEDDINGS = "minilm"  # embeddings: minilm takes all-MiniLM-L6-v2's word-piece input embeddings
+
+
+def encoder_embedding(model: str, *, vocab_size: int, pad_id: int, embed_dim: int | None,
+                      freeze: bool) -> tuple[nn.Embedding, dict[str, Any]]:
+    """The input (word-piece) embedding table of the packaged all-MiniLM-L6-v2, for token data made by the ``minilm``
+    tokenizer: pretrained vectors for every token of its vocabulary, without the transformer above them."""
+    from safetensors import safe_open
+
+    from trainlab.data.text.minilm import minilm_dir
+
+    with safe_open(str(minilm_dir() / "model.safetensors"), "pt") as weights:
+        table = weights.get_tensor("embeddings.word_embeddings.weight")
+    if table.shape[0] != vocab_size:
+        raise TrainlabError(f"model {model!r} option embeddings=minilm needs the minilm tokenizer's vocabulary "
+                            f"({table.shape[0]:,} tokens), got {vocab_size:,}: set data.options.tokenizer=minilm")
+    if embed_dim is not None and embed_dim != table.shape[1]:
+        raise TrainlabError(f"model {model!r} option 'embed_dim' is {embed_dim} but embeddings=minilm has "
+                            f"{table.shape[1]} values per token; leave embed_dim out")
+    notes = {"embeddings": "all-MiniLM-L6-v2 word pieces", "embedding_dim": int(table.shape[1]), "coverage": 1.0,
+             "found": vocab_size, "vocab": vocab_size}
+    return nn.Embedding.from_pretrained(table.float(), freeze=freeze, padding_idx=pad_id), notes
+
+
 def make_embedding(model: str, *, vocab_size: int, pad_id: int, vocab: Sequence[str] | None, embed_dim: int | None,
                    width: float, embeddings: str | os.PathLike[str] | None,
                    freeze: bool) -> tuple[nn.Embedding, dict[str, Any]]:
@@ -187,6 +211,8 @@ def make_embedding(model: str, *, vocab_size: int, pad_id: int, vocab: Sequence[
         embedding = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
         embedding.weight.requires_grad_(not freeze)
         return embedding, {}
+    if embeddings == ENCODER_EMBEDDINGS:
+        return encoder_embedding(model, vocab_size=vocab_size, pad_id=pad_id, embed_dim=embed_dim, freeze=freeze)
     if not isinstance(embeddings, str | os.PathLike) or not str(embeddings):
         raise TrainlabError(f"model {model!r} option 'embeddings' must be the path of a GloVe text file, "
                             f"got {embeddings!r}")
