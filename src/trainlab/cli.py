@@ -61,7 +61,9 @@ def run(
         pairs["output.dir"] = str(out)
     loaded = load_recipe(recipe, pairs)
     if data is not None:
-        loaded = load_recipe(recipe, {**pairs, **data_pairs(loaded.data.source, data)})
+        from trainlab.data import data_path_overrides
+
+        loaded = load_recipe(recipe, {**pairs, **data_path_overrides(loaded.data.source, data)})
     if dry_run:
         from trainlab.train.study import plan_study
 
@@ -79,14 +81,6 @@ def run(
     except KeyboardInterrupt:
         print_error("before the run folder was made; nothing was written", label="interrupted")
         raise typer.Exit(code=INTERRUPTED) from None
-
-
-def data_pairs(source: str, data: Path) -> dict[str, str]:
-    """``--data PATH``: the recipe's source reads PATH; a source of packaged data (digits) becomes an image folder."""
-    from trainlab.data import DATASETS
-
-    packaged = DATASETS.metadata(source).get("packaged", False) if source in DATASETS else False
-    return {"data.path": str(data), **({"data.source": "image_folder"} if packaged else {})}
 
 
 def resume_command(recipe: str, data: Path | None, overrides: list[str], out: Path | None, run_dir: Path) -> str:

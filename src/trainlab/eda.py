@@ -52,17 +52,9 @@ def _check_keys(overrides: dict[str, Any]) -> None:
                                 "data.options.min_freq=1) and output.cache_dir")
 
 
-def _data_keys(source: str, data: Path) -> dict[str, Any]:
-    """``--data PATH`` as ``trainlab run`` takes it: a source of packaged data (digits) becomes an image folder."""
-    from trainlab.data import DATASETS
-
-    packaged = DATASETS.metadata(source).get("packaged", False) if source in DATASETS else False
-    return {"data.path": str(data), **({"data.source": "image_folder"} if packaged else {})}
-
-
 def eda_recipe(source: str, data: Path | None = None, overrides: dict[str, Any] | None = None) -> Recipe:
     """The recipe whose data section ``trainlab eda`` builds: a data source's defaults, or a recipe's."""
-    from trainlab.data import dataset_names
+    from trainlab.data import data_path_overrides, dataset_names
 
     pairs = dict(overrides or {})
     _check_keys(pairs)
@@ -75,7 +67,7 @@ def eda_recipe(source: str, data: Path | None = None, overrides: dict[str, Any] 
         raise TrainlabError(f"unknown source {source!r}; data sources: {', '.join(dataset_names())}; packaged "
                             f"recipes: {', '.join(recipe_names())} (or a recipe .yaml path)")
     if data is not None:
-        recipe = recipe.with_overrides({**pairs, **_data_keys(recipe.data.source, data)}, origin="--data")
+        recipe = recipe.with_overrides({**pairs, **data_path_overrides(recipe.data.source, data)}, origin="--data")
     return recipe
 
 

@@ -300,5 +300,5 @@ def test_recurrent_models_can_start_from_the_encoders_word_piece_embeddings() ->
         module for module in model.modules() if isinstance(module, nn.Embedding))
     assert torch.equal(embedding.weight, table.float()) and not embedding.weight.requires_grad
     assert model.notes["coverage"] == 1.0 and model.notes["embedding_dim"] == 384
-    with pytest.raises(TrainlabError, match="set data.options.tokenizer=minilm"):
+    with pytest.raises(TrainlabError, match=r"set data\.options\.tokenizer=minilm"):
         build_model("lstm", num_classes=3, vocab_size=5_000, options={"embeddings": "minilm"})

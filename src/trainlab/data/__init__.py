@@ -30,6 +30,7 @@ __all__ = [
     "TokenSpec",
     "TokenSplit",
     "build_dataset",
+    "data_path_overrides",
     "dataset_names",
     "make_loader",
     "prepare_batch",
@@ -44,3 +45,10 @@ def build_dataset(cfg: DataConfig, cache_dir: Path) -> DataBundle:
     """Build the dataset named by ``cfg.source``; an unknown name fails with the list of known ones."""
     builder = DATASETS.get(cfg.source)
     return builder(cfg=cfg, cache_dir=Path(cache_dir))
+
+
+def data_path_overrides(source: str, path: Path | str) -> dict[str, str]:
+    """The recipe keys of ``--data PATH``: the source reads PATH; a source of packaged data (digits) has no path, so
+    it becomes an image folder (the one historical meaning of ``--data``)."""
+    packaged = DATASETS.metadata(source).get("packaged", False) if source in DATASETS else False
+    return {"data.path": str(path), **({"data.source": "image_folder"} if packaged else {})}
