@@ -109,3 +109,12 @@ def test_lstm_beats_the_majority_class_on_a_few_hundred_real_tweets(shared_data:
     majority = json.loads((run_dir / "baselines.json").read_text())["baselines"][0]["test"]["accuracy"]
     assert majority == pytest.approx(1 / 3, abs=0.01)  # 200 per class: the majority class gets a third
     assert accuracy > majority + 0.1
+
+
+def test_a_technique_whose_model_cannot_be_built_names_its_variant_and_how_to_set_it(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, "text-zoo", "study.repeats=1", "training.progress_bar=false",
+                     "study.techniques.glove.model.options.embeddings=missing-glove.txt")
+    with pytest.raises(TrainlabError, match=r"^variant '\+glove': embeddings file 'missing-glove.txt' does not exist.*"
+                                            r"--set study\.techniques\.glove\.KEY=VALUE"):
+        plan_study(recipe, notify=_quiet)
+    assert not (tmp_path / "runs").exists()

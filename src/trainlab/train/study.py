@@ -100,8 +100,14 @@ def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str
         if on_gpu and bundle.in_memory and data.device_resident and training.num_workers > 0:
             raise TrainlabError(f"training.num_workers must be 0 when in-memory data lives on the GPU "
                                 f"(data.device_resident); got {training.num_workers} in variant {variant.name!r}")
-        with torch.device("meta"):
-            build_recipe_model(variant.recipe, len(bundle.classes), bundle.input_spec)
+        try:
+            with torch.device("meta"):
+                build_recipe_model(variant.recipe, len(bundle.classes), bundle.input_spec)
+        except TrainlabError as error:
+            if not variant.techniques:
+                raise
+            raise TrainlabError(f"variant {variant.name!r}: {error} (a technique's key is set with --set "
+                                f"study.techniques.{variant.techniques[-1]}.KEY=VALUE)") from None
 
 
 def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, runtime: Runtime,
