@@ -132,6 +132,3 @@ class ClassificationModule(TaskModule):
         local = torch.cat(self._test_batches) if self._test_batches else torch.empty(0, len(self.classes))
         self._test_batches = []
         self.test_probabilities = self.gather_in_split_order(local.to(self.device)).cpu()
-
-
-ClassificationTask = ClassificationModule  # the name before task kinds existed
