@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from itertools import count
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,10 +20,10 @@ from jinja2 import Environment, StrictUndefined
 from trainlab.artifacts import SAMPLES_FILE
 from trainlab.config import Recipe, load_recipe, recipe_names, validate_recipe
 from trainlab.errors import TrainlabError
-from trainlab.io import atomic_write_text, check_writable_dir
+from trainlab.io import atomic_write_text, check_writable_dir, new_stamped_dir
+from trainlab.report.text import SKIPPED_SHOWN, profile_facts
 
 EDA_DIR = "eda"  # under the recipe's output.dir (runs/ by default)
-SKIPPED_SHOWN = 20
 SAMPLES_CAPTION = "Training images per class (a random sample of the train split)."
 
 
@@ -73,51 +71,10 @@ def eda_recipe(source: str, data: Path | None = None, overrides: dict[str, Any] 
 
 def new_eda_dir(parent: Path, name: str) -> Path:
     """Create and return ``parent/<name>-<timestamp>`` (``-2``, ``-3``, ... when taken), atomically by ``mkdir``."""
-    parent.mkdir(parents=True, exist_ok=True)
-    stem = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-.') or 'data'}-{datetime.now():%Y%m%d-%H%M%S}"
-    for suffix in count(1):
-        folder = parent / (stem if suffix == 1 else f"{stem}-{suffix}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise AssertionError("unreachable")
+    return new_stamped_dir(parent, f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-.') or 'data'}-")
 
 
 # --- what the page says ----------------------------------------------------------------------------------------------
-
-
-def _pct(value: Any) -> str:
-    return f"{100 * float(value):.1f}%"
-
-
-def profile_facts(profile: dict[str, Any]) -> list[tuple[str, str]]:
-    """The text profile's facts as (label, value) rows; keys a source does not give are left out."""
-    facts: list[tuple[str, str]] = []
-    if "rows_read" in profile:
-        facts.append(("Rows", f"{profile.get('rows_used', 0):,} used of {profile['rows_read']:,} read"))
-    if profile.get("dropped"):
-        facts.append(("Dropped on purpose", ", ".join(f"{n:,} {why}" for why, n in profile["dropped"].items())))
-    if "max_len" in profile:
-        how = (f"p{float(profile.get('length_percentile', 95.0)):g} of the train texts' token lengths"
-               if profile.get("max_len_from", "percentile") == "percentile" else "set by data.options.max_len")
-        facts.append(("Length cap", f"{profile['max_len']} tokens ({how})"))
-    if "length_percentile" in profile:
-        facts.append(("Length percentile", f"{float(profile['length_percentile']):g}"))
-    truncated = profile.get("truncated")
-    if isinstance(truncated, dict):
-        facts.append(("Truncated", f"{truncated.get('count', 0):,} train texts ({_pct(truncated.get('fraction', 0))}) "
-                                   "are longer than the cap and keep their first tokens"))
-    if "vocab_size" in profile:
-        limits = ", ".join(f"{key} {profile[key]:,}" for key in ("min_freq", "max_vocab") if key in profile)
-        facts.append(("Vocabulary", f"{profile['vocab_size']:,} tokens" + (f" ({limits})" if limits else "")))
-    if isinstance(profile.get("unk_rate"), dict):
-        facts.append(("Unknown-token rate", ", ".join(f"{split} {_pct(rate)}"
-                                                      for split, rate in profile["unk_rate"].items())))
-    if "tokenizer" in profile:
-        facts.append(("Tokenizer", str(profile["tokenizer"])))
-    return facts
 
 
 def image_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -18,30 +18,45 @@ def _percent(value: Any) -> str:
     return f"{100.0 * float(value):.1f}%"
 
 
+def profile_facts(profile: dict[str, Any]) -> list[tuple[str, str]]:
+    """A text profile's facts as (label, value) rows (rows, cap, vocabulary, unknown tokens, ...); keys a source does
+    not give are left out. The report's data table and ``trainlab eda`` both show them."""
+    facts: list[tuple[str, str]] = []
+    if "rows_read" in profile:
+        columns = ", ".join(f"{what} column {profile[key]!r}" for what, key in (("text", "text_column"),
+                                                                             ("label", "label_column"))
+                            if key in profile)
+        facts.append(("Rows", f"{profile.get('rows_used', 0):,} used of {profile['rows_read']:,} read"
+                              + (f" ({columns})" if columns else "")))
+    if profile.get("dropped"):
+        facts.append(("Dropped on purpose", ", ".join(f"{n:,} {why}" for why, n in profile["dropped"].items())))
+    if "max_len" in profile:
+        how = (f"p{float(profile.get('length_percentile', 95.0)):g} of the train texts' token lengths"
+               if profile.get("max_len_from", "percentile") == "percentile" else "set by data.options.max_len")
+        facts.append(("Length cap", f"{profile['max_len']} tokens ({how})"))
+    if "length_percentile" in profile:
+        facts.append(("Length percentile", f"{float(profile['length_percentile']):g}"))
+    truncated = profile.get("truncated")
+    if isinstance(truncated, dict):
+        share = _percent(truncated.get("fraction", 0))
+        facts.append(("Truncated", f"{truncated.get('count', 0):,} train texts ({share}) are longer than the cap "
+                                   "and keep their first tokens"))
+    if "vocab_size" in profile:
+        limits = ", ".join(f"{key} {profile[key]:,}" for key in ("min_freq", "max_vocab") if key in profile)
+        facts.append(("Vocabulary", f"{profile['vocab_size']:,} tokens" + (f" ({limits})" if limits else "")))
+    if isinstance(profile.get("unk_rate"), dict):
+        facts.append(("Unknown-token rate", ", ".join(f"{split} {_percent(rate)}"
+                                                      for split, rate in profile["unk_rate"].items())))
+    if "tokenizer" in profile:
+        facts.append(("Tokenizer", str(profile["tokenizer"])))
+    return facts
+
+
 def input_facts(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows describing a non-image input for the report's data table; [] for images."""
-    spec, profile = data.get("input", {}), data.get("profile", {})
-    if spec.get("kind") != "tokens":
+    if data.get("input", {}).get("kind") != "tokens":
         return []
-    facts = [("Input", f"token sequences ({spec.get('tokenizer', '?')} tokenizer)")]
-    if "rows_read" in profile:
-        facts.append(("Rows", f"{profile['rows_read']:,} read, {profile.get('rows_used', 0):,} used "
-                              f"(text column {profile.get('text_column', '?')!r}, label column "
-                              f"{profile.get('label_column', '?')!r})"))
-    vocab = f"{spec.get('vocab_size', 0):,} tokens"
-    if "min_freq" in profile:
-        vocab += f" (from the train split, each seen at least {profile['min_freq']} times)"
-    facts.append(("Vocabulary", vocab))
-    cap = f"{spec.get('max_len', '?')} tokens"
-    if "length_percentile" in profile:
-        truncated = profile.get("truncated", {})
-        cap += f" ({profile['length_percentile']:g}th percentile of train lengths"
-        cap += f"; {_percent(truncated.get('fraction', 0.0))} of train texts truncated)" if truncated else ")"
-    facts.append(("Length cap", cap))
-    if profile.get("unk_rate"):
-        facts.append(("Unknown tokens", ", ".join(f"{split} {_percent(rate)}"
-                                                  for split, rate in profile["unk_rate"].items())))
-    return facts
+    return [("Input", "token sequences"), *profile_facts(data.get("profile", {}))]
 
 
 def text_mistakes(run_dir: Path, run: dict[str, Any], per_class: int = MISTAKES_PER_CLASS) -> list[dict[str, Any]]:
