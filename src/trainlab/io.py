@@ -13,6 +13,8 @@ import math
 import os
 import re
 import tempfile
+from datetime import datetime
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,24 @@ def load_yaml(text: str, origin: str) -> Any:
         return parse_yaml(text)
     except yaml.YAMLError as error:
         raise TrainlabError(f"{origin} is not valid YAML: {yaml_error_text(error)}") from None
+
+
+def new_stamped_dir(parent: Path, prefix: str = "") -> Path:
+    """Create and return ``parent/<prefix><YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``, ... when that name is taken.
+
+    The folder is made with ``mkdir`` without ``exist_ok``, which the file system does atomically: of several callers
+    in the same second, each gets a folder of its own.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    stem = f"{prefix}{datetime.now():%Y%m%d-%H%M%S}"
+    for suffix in count(1):
+        folder = parent / (stem if suffix == 1 else f"{stem}-{suffix}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
 
 
 def check_writable_dir(path: str | Path, what: str) -> Path:

@@ -15,11 +15,11 @@ import pytest
 import torch
 import yaml
 
+import trainlab.io
 from trainlab.artifacts import StudyRecord
 from trainlab.config import load_recipe
 from trainlab.data import DataBundle, TensorSplit
 from trainlab.errors import TrainlabError
-from trainlab.train import rundir
 from trainlab.train.rundir import check_same_data, new_run_dir
 
 
@@ -34,7 +34,7 @@ class _Frozen(datetime):
 def test_runs_started_in_the_same_second_get_a_folder_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "SLURM_NTASKS", "SLURM_JOB_ID"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(rundir, "datetime", _Frozen)
+    monkeypatch.setattr(trainlab.io, "datetime", _Frozen)  # the clock new_stamped_dir reads
     recipe = load_recipe("digits-demo", [f"output.dir={tmp_path}"])
     with ThreadPoolExecutor(max_workers=8) as pool:
         folders = list(pool.map(lambda _: new_run_dir(recipe), range(8)))

@@ -8,8 +8,6 @@ every variant of one report is trained and tested on the same images.
 from __future__ import annotations
 
 import os
-from datetime import datetime
-from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from trainlab.artifacts import RECIPE_FILE, STUDY_FILE, StudyRecord, read_record
 from trainlab.config import Recipe, validate_recipe
 from trainlab.data import DataBundle
 from trainlab.errors import TrainlabError
-from trainlab.io import load_yaml, read_user_text
+from trainlab.io import load_yaml, new_stamped_dir, read_user_text
 
 # Settings that change how a run looks, where it is logged or where its cache lives, never its results: a resume may
 # change them. data.path is among them because the data itself is compared (by its fingerprint), not the path it was
@@ -51,16 +49,7 @@ def new_run_dir(recipe: Recipe) -> Path:
         folder = parent / f"job-{launch}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
-    parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for suffix in count(1):
-        folder = parent / (stamp if suffix == 1 else f"{stamp}-{suffix}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise AssertionError("unreachable")
+    return new_stamped_dir(parent)
 
 
 def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
