@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import torch
+from pairs import abba_pairs, trainer_samples_per_s
 
 from trainlab.config import Recipe, load_recipe
 from trainlab.data import DataBundle, build_dataset, make_loader
 from trainlab.models.recipe import build_recipe_model
-from trainlab.train.fit import fit_variant
 from trainlab.train.optim import build_optimizer
 from trainlab.train.runtime import resolve_runtime
 
@@ -70,20 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         runtime = resolve_runtime(recipe.training)
         bundle = build_dataset(recipe.data, recipe.output.cache_dir)
         variant = recipe.variants()[0]
-        plain_runs, trainer_runs = [], []
-
-        def run_trainer(repeat: int) -> float:
-            result = fit_variant(variant, bundle, Path(scratch) / f"base-{repeat}", runtime)
-            assert result is not None and result.metrics is not None, "the benchmark run failed"
-            return result.metrics.train_images_per_s
-
-        for repeat in range(args.repeats):  # ABBA order: a steady drift in machine speed hits both sides alike
-            if repeat % 2 == 0:
-                plain_runs.append(plain_loop_samples_per_s(recipe, bundle, args.epochs))
-                trainer_runs.append(run_trainer(repeat))
-            else:
-                trainer_runs.append(run_trainer(repeat))
-                plain_runs.append(plain_loop_samples_per_s(recipe, bundle, args.epochs))
+        trainer_runs, plain_runs = abba_pairs(
+            args.repeats, lambda: plain_loop_samples_per_s(recipe, bundle, args.epochs),
+            lambda repeat: trainer_samples_per_s(variant, bundle, runtime, Path(scratch) / f"base-{repeat}"))
         ratio = statistics.median(t / p for t, p in zip(trainer_runs, plain_runs, strict=True))
     params = sum(p.numel() for p in build_recipe_model(recipe, len(bundle.classes), bundle.input_spec).parameters())
     print(json.dumps({
