@@ -84,7 +84,7 @@ def text_features(split: Split) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(split.texts, dtype=object), split.labels.numpy()
 
 
-def features_of(bundle: DataBundle, split: Split) -> tuple[Any, np.ndarray]:
+def features_of(split: Split) -> tuple[Any, np.ndarray]:
     return text_features(split) if isinstance(split, TokenSplit) else pixel_features(split)
 
 
@@ -98,8 +98,8 @@ def run_baselines(names: list[str], bundle: DataBundle, seed: int) -> BaselineRe
     """Fit each named baseline on the train split and score it on train and test: the record of ``baselines.json``."""
     builders = {name: BASELINES.get(name) for name in names}
     kind = bundle.input_spec.kind
-    train_x, train_y = features_of(bundle, bundle.train)
-    test_x, test_y = features_of(bundle, bundle.test)
+    train_x, train_y = features_of(bundle.train)
+    test_x, test_y = features_of(bundle.test)
     results = []
     for name, builder in builders.items():
         started = time.perf_counter()
