@@ -34,9 +34,10 @@ test: lint  ## install the test extras, lint, then run the whole test suite
 	$(BIN)/python -c 'import sys; print("testing on Python", sys.version.split()[0], "from", sys.executable)'
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed  ## trainer vs plain PyTorch loop, training images/s (needs ../shared/data)
+bench: $(VENV)/.installed  ## trainer vs plain PyTorch loop: images, texts and forecasting windows per second (needs ../shared/data)
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_text.py
+	$(BIN)/python bench/bench_forecast.py
 
 clean:
 	rm -rf runs .cache

@@ -15,7 +15,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from trainlab.cli import app
+from trainlab.cli import _data_text, app
 from trainlab.config import load_recipe, recipe_names
 from trainlab.console import user_errors
 from trainlab.errors import StudyInterrupted, TrainlabError
@@ -72,8 +72,10 @@ def test_missing_data_path_leaves_no_run_folder(tmp_path: Path) -> None:
 def test_recipes_lists_the_packaged_recipes() -> None:
     result = runner.invoke(app, ["recipes"])
     assert result.exit_code == 0
-    for name in ("vgg13-ablation", "vgg13-gray32", "resnet18-ablation", "digits-demo"):
+    for name in ("vgg13-ablation", "vgg13-gray32", "resnet18-ablation", "digits-demo", "forecast-demo",
+                 "retail-lstm", "retail-rnn", "retail-gru", "retail-multistep"):
         assert name in result.output
+    assert _data_text(load_recipe("retail-gru")) == "retail weekly series"
     shown = runner.invoke(app, ["recipes", "--show", "vgg13-ablation"])
     assert "weight_decay: 0.0005" in shown.output and "image_size: 64" in shown.output
 

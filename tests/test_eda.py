@@ -84,8 +84,8 @@ def test_each_eda_gets_its_own_folder(tmp_path: Path) -> None:
 
 def test_mistakes_are_one_line(tmp_path: Path) -> None:
     message = _error("tweets", "--out", tmp_path)
-    assert "unknown source 'tweets'; data sources: airline, digits, image_folder, text_csv; packaged recipes: " \
-        "airline-bilstm, airline-lstm," in message
+    assert ("unknown source 'tweets'; data sources: airline, co2, digits, image_folder, retail, text_csv; "
+            "packaged recipes: airline-bilstm, airline-lstm,") in message
     assert "the airline dataset reads one CSV file: pass --data" in _error("airline", "--out", tmp_path)
     assert "trainlab eda reads data only" in _error("airline", "--data", FIXTURE_CSV, "--set", "model.name=lstm")
     assert list(tmp_path.iterdir()) == []  # no folder for a failed eda

@@ -135,6 +135,16 @@ def test_an_image_run_is_refused(run_dir: Path, tmp_path: Path) -> None:
     assert "this run classifies images; trainlab predict reads texts" in _error(images, "x")
 
 
+def test_a_forecasting_run_is_refused_and_pointed_to_its_predictions(run_dir: Path, tmp_path: Path) -> None:
+    forecasts = tmp_path / "forecasts"
+    shutil.copytree(run_dir / "base", forecasts)
+    (forecasts / INPUT_FILE).write_text(json.dumps({"task": "regression", "classes": [], "input": {
+        "kind": "window", "window": 8, "horizon": 1, "features": ["value"], "future": []}}))
+    message = _error(forecasts, "x")
+    assert "this run forecasts time series; trainlab predict reads texts" in message
+    assert "predictions.csv" in message
+
+
 def test_missing_or_damaged_checkpoint_names_the_file(run_dir: Path, tmp_path: Path) -> None:
     variant = tmp_path / "variant"
     shutil.copytree(run_dir / "base", variant)

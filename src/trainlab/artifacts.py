@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, read_json, write_json
@@ -56,8 +56,16 @@ Count = Field(ge=0)
 
 
 class SplitScore(Record):
-    accuracy: float
+    """The loss and the primary metric on one split: ``accuracy`` for classification; for other tasks ``scores``
+    holds the primary metric by name (e.g. ``{"wmae": 1520.3}``)."""
+
     loss: float
+    accuracy: float | None = None
+    scores: dict[str, float] = Field(default_factory=dict)
+
+    def value(self, metric: str) -> float | None:
+        """The split's value of ``metric`` (None when it was not measured)."""
+        return self.accuracy if metric == "accuracy" else self.scores.get(metric)
 
 
 class ClassScore(Record):
@@ -89,6 +97,40 @@ class TestScore(ClassificationScore):
     loss: float
 
 
+class RegressionScore(Record):
+    """Regression metrics (torchmetrics) over every predicted value of a split: RMSE, MAE and R² in the target's
+    units (the scaling undone) and on the scaled values the loss is computed on, and WMAE, the mean absolute error
+    weighted by ``weight`` per value (holiday weeks 5, others 1, as in the Walmart competition; with no weights it
+    equals MAE). ``count`` is the number of values scored (windows × horizon)."""
+
+    rmse: float
+    mae: float
+    r2: float
+    wmae: float
+    rmse_scaled: float
+    mae_scaled: float
+    r2_scaled: float
+    count: int = Count
+
+
+class RegressionTestScore(RegressionScore):
+    loss: float
+
+
+def _score_kind(value: Any) -> str:
+    """Which task's scores a ``test`` entry holds: regression scores have a ``wmae``."""
+    if isinstance(value, dict):
+        return "regression" if "wmae" in value else "classification"
+    return "regression" if isinstance(value, RegressionScore) else "classification"
+
+
+# A tagged union: a malformed entry is reported against the schema of its own kind (``test.regression.rmse``).
+TestScores = Annotated[Annotated[TestScore, Tag("classification")] | Annotated[RegressionTestScore, Tag("regression")],
+                       Discriminator(_score_kind)]
+BaselineScores = Annotated[Annotated[ClassificationScore, Tag("classification")]
+                           | Annotated[RegressionScore, Tag("regression")], Discriminator(_score_kind)]
+
+
 class VariantMetrics(Record):
     """``<variant>/metrics.json``: one finished run of one variant (one seed).
 
@@ -110,14 +152,14 @@ class VariantMetrics(Record):
     wall_time_s: float = 0.0
     train_images_per_s: float = 0.0
     runtime: dict[str, Any] = Field(default_factory=dict)
-    classes: list[str]
+    classes: list[str] = Field(default_factory=list)  # empty for regression
     train: SplitScore
     val: SplitScore
-    test: TestScore
+    test: TestScores
 
     @model_validator(mode="after")
     def _classes_match(self) -> VariantMetrics:
-        if list(self.test.per_class) != self.classes:
+        if isinstance(self.test, TestScore) and list(self.test.per_class) != self.classes:
             raise ValueError(f"test.per_class must have one entry per class, in order: {self.classes}")
         return self
 
@@ -136,10 +178,12 @@ class VariantFailure(Record):
 
 
 class BaselineResult(Record):
+    """One baseline's scores: ``test`` with the task's own metrics; ``train_accuracy`` for classifiers only."""
+
     name: str
     description: str = ""
-    train_accuracy: float
-    test: ClassificationScore
+    train_accuracy: float | None = None
+    test: BaselineScores
     fit_time_s: float = 0.0
 
 
@@ -209,6 +253,8 @@ class StudyRecord(Record):
     name: str | None = None
     description: str = ""
     task: str = "classification"
+    # The task's primary metric: {"name", "higher_is_better", "unit"} (absent in older runs: accuracy).
+    primary: dict[str, Any] = Field(default_factory=dict)
     mode: str | None = None
     base: str | None = None
     seeds: list[int] | None = None
@@ -226,7 +272,9 @@ class StudyRecord(Record):
 
 def _problem(error: ValidationError) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
+    loc = [part for index, part in enumerate(first["loc"])
+           if not (index and first["loc"][index - 1] == "test" and part in ("classification", "regression"))]
+    key = ".".join(str(part) for part in loc)
     detail = first["msg"].removeprefix("Value error, ")
     if first["type"] == "missing":
         return f"the key {key!r} is missing"
@@ -298,6 +346,50 @@ def read_predictions(path: Path, classes: Sequence[str]) -> Any:
     return table
 
 
+FORECAST_COLUMNS = ("index", "id", "series", "date", "step", "true", "predicted", "weight")
+"""The columns of a regression run's ``predictions.csv``: one row per predicted value (window ``index``, predicted
+``step`` 1..horizon), in the test split's order; ``date`` is the predicted step's date, values in the target's
+units, ``weight`` the WMAE weight of the value."""
+
+
+def forecast_table(ids: Sequence[str], series: Sequence[str], dates: Sequence[Sequence[str]],
+                   true: Any, predicted: Any, weight: Any, mask: Any = None) -> Any:
+    """The rows of a regression ``predictions.csv``: ``true``, ``predicted`` and ``weight`` are [N, horizon] arrays
+    (units), ``dates[i][k]`` the date of step ``k`` of window ``i``; a step whose ``mask`` is False (a week the series
+    has no row: nothing to compare with) is left out."""
+    import numpy as np
+    import pandas as pd
+
+    true, predicted, weight = (np.asarray(a, dtype=float) for a in (true, predicted, weight))
+    count, horizon = true.shape if true.ndim == 2 else (0, 1)
+    rows = np.repeat(np.arange(count), horizon)
+    table = pd.DataFrame({
+        "index": rows,
+        "id": np.repeat(np.asarray(list(ids) if ids else [""] * count, dtype=object), horizon),
+        "series": np.repeat(np.asarray(list(series), dtype=object), horizon),
+        "date": [dates[i][k] for i in range(count) for k in range(horizon)],
+        "step": np.tile(np.arange(1, horizon + 1), count),
+        "true": true.reshape(-1), "predicted": predicted.reshape(-1), "weight": weight.reshape(-1),
+    }, columns=list(FORECAST_COLUMNS))
+    if mask is not None:
+        table = table[np.asarray(mask, dtype=bool).reshape(-1)].reset_index(drop=True)
+    return table
+
+
+def read_forecasts(path: Path) -> Any:
+    """A regression ``predictions.csv`` as a DataFrame; a missing column is one TrainlabError."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "series": str, "date": str}, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise TrainlabError(f"{path} is not a readable CSV file: {error}") from None
+    missing = [column for column in FORECAST_COLUMNS if column not in table.columns]
+    if missing:
+        raise TrainlabError(f"{path} lacks the column(s) {', '.join(missing)}: expected {', '.join(FORECAST_COLUMNS)}")
+    return table
+
+
 class InputRecord(Record):
     """``<variant>/input.json``: what the variant's model reads and predicts, so that ``trainlab predict`` can prepare
     new inputs the way training did (for tokens: the tokenizer's name, the length cap and the whole vocabulary)."""
@@ -305,10 +397,13 @@ class InputRecord(Record):
     task: str
     classes: list[str]
     input: dict[str, Any]
+    target: dict[str, Any] = Field(default_factory=dict)  # TargetSpec.describe() for regression
 
 
 def input_record(task: str, bundle: Any) -> InputRecord:
     """The :class:`InputRecord` of a DataBundle."""
     spec = bundle.input_spec
     payload = spec.to_dict() if hasattr(spec, "to_dict") else spec.describe()
-    return InputRecord(task=task, classes=list(bundle.classes), input=payload)
+    target = bundle.target
+    return InputRecord(task=task, classes=list(bundle.classes), input=payload,
+                       target=target.describe() if hasattr(target, "describe") else {})

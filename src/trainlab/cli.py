@@ -120,12 +120,16 @@ def recipes(show: Annotated[str | None, typer.Option(help="print one recipe with
 
 
 def _data_text(recipe: Any) -> str:
-    """A recipe's data in a few words: the source and the image shape, or the source and "texts"."""
+    """A recipe's data in a few words: the source and the image shape, or the source and "texts" or "weekly
+    series"."""
     from trainlab.data import DATASETS
 
     data = recipe.data
-    if data.source in DATASETS and DATASETS.metadata(data.source).get("input") == "tokens":
+    kind = DATASETS.metadata(data.source).get("input") if data.source in DATASETS else None
+    if kind == "tokens":
         return f"{data.source} texts"
+    if kind == "window":
+        return f"{data.source} weekly series"
     return f"{data.source} {data.channels}x{data.image_size}x{data.image_size}"
 
 
@@ -136,24 +140,54 @@ def _parse_options(items: list[str], option: str = "--set", example: str = "trai
     return dict(parse_override(item, option, example) for item in items)
 
 
+# The summary options that describe one input kind's data, and the kinds each applies to: given for a model of another
+# kind (--vocab-size for a CNN), they would be silently ignored, so they are refused instead.
+SUMMARY_INPUT_OPTIONS = {
+    "in_channels": ("image",), "image_size": ("image",), "num_classes": ("image", "tokens"),
+    "vocab_size": ("tokens",), "seq_len": ("tokens",),
+    "features": ("window",), "window": ("window",), "horizon": ("window",), "future": ("window",),
+}
+
+
+def _check_summary_options(context: typer.Context, model: str) -> None:
+    """Fail in one line on a data option given on the command line that the model's input kind does not read."""
+    from trainlab.errors import TrainlabError
+    from trainlab.models import INPUT_NAMES, model_input
+
+    kind = model_input(model)
+    for name, kinds in SUMMARY_INPUT_OPTIONS.items():
+        source = context.get_parameter_source(name)
+        if kind not in kinds and source is not None and source.name == "COMMANDLINE":
+            own = ", ".join("--" + option.replace("_", "-") for option, kinds_of in SUMMARY_INPUT_OPTIONS.items()
+                            if kind in kinds_of)
+            raise TrainlabError(f"--{name.replace('_', '-')} does not apply to model {model!r}, which reads "
+                                f"{INPUT_NAMES[kind]}; its data options: {own}")
+
+
 @app.command()
 @user_errors
 def summary(
+    context: typer.Context,
     model: Annotated[str, typer.Argument(help="registered model name, e.g. vgg13 or resnet18")],
     in_channels: Annotated[int, typer.Option(help="input channels")] = 3,
     image_size: Annotated[int, typer.Option(help="input height = width")] = 64,
-    num_classes: Annotated[int, typer.Option(help="output classes")] = 3,
+    num_classes: Annotated[int, typer.Option(help="output classes (image and text models)")] = 3,
     width: Annotated[float, typer.Option(help="channel width multiplier")] = 1.0,
     dropout: Annotated[float, typer.Option(help="dropout rate")] = 0.0,
     option: Annotated[list[str] | None, typer.Option(help="model option KEY=VALUE, e.g. batch_norm=true")] = None,
     vocab_size: Annotated[int, typer.Option(help="vocabulary size (text models)")] = 20_000,
     seq_len: Annotated[int, typer.Option(help="tokens per text in the example batch (text models)")] = 32,
+    features: Annotated[int, typer.Option(help="values per past step (forecasting models)")] = 17,
+    window: Annotated[int, typer.Option(help="past steps in the example batch (forecasting models)")] = 8,
+    horizon: Annotated[int, typer.Option(help="steps predicted at once (forecasting models)")] = 1,
+    future: Annotated[int, typer.Option(help="known-future covariates per predicted step (forecasting models)")] = 0,
 ) -> None:
     """Print a model's layer table (output shapes, parameters) and its memory sizes, as torchsummary does."""
     from trainlab.models import build_model, check_model_memory, model_input
     from trainlab.report.summary import model_summary
     from trainlab.validate import check_int
 
+    _check_summary_options(context, model)
     options = _parse_options(option or [], "--option", "batch_norm=true")
     common: dict[str, Any] = {"num_classes": num_classes, "dropout": dropout, "width": width, "options": options}
     if model_input(model) == "tokens":
@@ -162,6 +196,15 @@ def summary(
         check_int("--seq-len", seq_len, 1, 100_000)
         built = build_model(model, vocab_size=vocab_size, **common)
         example = (torch.ones(1, seq_len, dtype=torch.long), torch.tensor([seq_len]))
+        echo(model_summary(built, None, input_data=example))
+        return
+    if model_input(model) == "window":
+        import torch
+
+        check_int("--window", window, 1, 100_000)
+        common["num_classes"] = 0  # a regression: --num-classes was refused above, the builder ignores it
+        built = build_model(model, n_features=features, horizon=horizon, n_future=future, **common)
+        example = (torch.zeros(1, window, features), torch.zeros(1, horizon, future))
         echo(model_summary(built, None, input_data=example))
         return
     sizes: dict[str, Any] = {"in_channels": in_channels, "image_size": image_size, **common}
@@ -274,11 +317,12 @@ def _predictions_table(variant_dir: Path, classes: tuple[str, ...], predictions:
 @user_errors
 def eda(
     source: Annotated[str, typer.Argument(
-        help="a data source (airline, text_csv, image_folder, digits) or a recipe (name or .yaml) whose data section "
-             "is used")],
+        help="a data source (airline, text_csv, image_folder, digits, retail, co2) or a recipe (name or .yaml) whose "
+             "data section is used")],
     data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
     overrides: Annotated[list[str] | None, typer.Option(
-        "--set", help="a data key, e.g. --set data.options.min_freq=1 or --set data.max_per_class=500")] = None,
+        "--set", help="a data key, e.g. --set data.options.min_freq=1, --set data.max_per_class=500 or --set "
+                      "data.options.level=store")] = None,
     out: Annotated[Path | None, typer.Option(
         help="parent folder (default runs/eda); each call writes a new <source>-<timestamp> folder in it")] = None,
 ) -> None:

@@ -139,7 +139,7 @@ class StudyConfig(Strict):
     mode: Literal["cumulative", "one_at_a_time", "single"] = "single"
     techniques: dict[str, dict[str, Any]] = Field(default_factory=dict)
     repeats: Annotated[StrictInt, Field(gt=0, le=100)] = 1
-    baselines: list[str] = Field(default_factory=lambda: ["majority", "logistic"])  # [] for none
+    baselines: list[str] | None = None  # None: the task's (DEFAULT_BASELINES); [] for none
 
     @field_validator("techniques")
     @classmethod
@@ -199,7 +199,10 @@ class OutputConfig(Strict):
 
 
 # What a study trains: the task kind picks the LightningModule, its metrics and its baselines (trainlab.train.tasks).
-TASKS = ("classification",)
+TASKS = ("classification", "regression")
+# The baselines a study fits beside its deep models when the recipe names none (trainlab.train.tasks runs them).
+DEFAULT_BASELINES = {"classification": ["majority", "logistic"],
+                     "regression": ["last_value", "seasonal_naive", "mean_last_4", "linear"]}
 
 
 class Recipe(Strict):
@@ -213,6 +216,18 @@ class Recipe(Strict):
     regularization: RegularizationConfig = RegularizationConfig()
     study: StudyConfig = StudyConfig()
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _task_baselines(self) -> Recipe:
+        """Fill ``study.baselines`` with the task's defaults once, so the saved recipe names what ran."""
+        if self.study.baselines is None and self.task in DEFAULT_BASELINES:
+            study = self.study.model_copy(update={"baselines": list(DEFAULT_BASELINES[self.task])})
+            object.__setattr__(self, "study", study)
+        return self
+
+    @property
+    def baselines(self) -> list[str]:
+        return list(self.study.baselines or [])
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -228,6 +243,8 @@ class Recipe(Strict):
     def with_overrides(self, overrides: dict[str, Any], origin: str = "override") -> Recipe:
         """A new validated recipe with dotted ``overrides`` applied; ``self`` is left untouched."""
         raw = self.to_dict()
+        if "task" in overrides and self.study.baselines == DEFAULT_BASELINES.get(self.task):
+            raw["study"]["baselines"] = None  # the old task's defaults: the new task fills in its own
         for dotted, value in overrides.items():
             set_dotted(raw, dotted, value, origin)
         return validate_recipe(raw, origin)

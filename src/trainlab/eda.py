@@ -1,15 +1,18 @@
 """``trainlab eda``: a dataset's figures and facts alone, without training anything.
 
-The source is a data source (``airline``, ``text_csv``, ``image_folder``, ``digits``) or a recipe (its ``data``
-section is used). The data is built exactly as ``trainlab run`` builds it (the same split, vocabulary and length cap),
-its figures are drawn by :func:`trainlab.report.eda.plot_data_figures`, and ``eda.md`` and ``eda.html`` (figures
-embedded) are written into a new folder ``<out>/<source>-<timestamp>`` (default ``runs/eda``).
+The source is a data source (``airline``, ``text_csv``, ``image_folder``, ``digits``, ``retail``, ``co2``) or a recipe
+(its ``data`` section is used). The data is built exactly as ``trainlab run`` builds it (the same split, vocabulary
+and length cap, or the same windows and split dates), its figures are drawn by
+:func:`trainlab.report.eda.plot_data_figures`, and ``eda.md`` and ``eda.html`` (figures embedded) are written into a
+new folder ``<out>/<source>-<timestamp>`` (default ``runs/eda``). Each input kind adds its own facts (``KIND_FACTS``);
+classes get a count table per split, windows of time series a table of split dates and windows.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from trainlab.artifacts import SAMPLES_FILE
 from trainlab.config import Recipe, load_recipe, recipe_names, validate_recipe
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text, check_writable_dir, new_stamped_dir
+from trainlab.report.forecast import window_facts
 from trainlab.report.text import SKIPPED_SHOWN, profile_facts
 
 EDA_DIR = "eda"  # under the recipe's output.dir (runs/ by default)
@@ -89,26 +93,70 @@ def image_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
+def text_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    return profile_facts(summary["profile"])
+
+
+KIND_FACTS: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {
+    "image": image_facts, "tokens": text_facts, "window": window_facts}
+
+
+def _common_facts(summary: dict[str, Any], recipe: Recipe) -> list[tuple[str, str]]:
+    data = f"data.source={recipe.data.source}" + (f", data.path={recipe.data.path}" if recipe.data.path else "")
+    facts = [("Source", summary["source"]), ("Data", data)]
+    if summary["classes"]:
+        facts.append(("Classes", f"{len(summary['classes'])}: {', '.join(summary['classes'])}"))
+    return [*facts, ("Skipped", f"{len(summary['skipped']):,}")]
+
+
+def class_table(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """Rows per class and split, with totals; None without classes (windows of time series)."""
+    counts, classes = summary["counts"], summary["classes"]
+    if not classes:
+        return None
+    splits = list(counts)
+    rows = [[name, *(counts[split].get(name, 0) for split in splits)] for name in classes]
+    rows = [[*row, sum(row[1:])] for row in rows]
+    totals = ["total", *(sum(row[i] for row in rows) for i in range(1, len(splits) + 2))]
+    return _table("Class counts per split", ["class", *splits, "total"], len(splits) + 1, rows, totals)
+
+
+def split_table(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """First and last date and windows of each split; None unless the data is windows of time series."""
+    if summary["input"].get("kind") != "window":
+        return None
+    profile = summary["profile"]
+    dates, windows = profile.get("split_dates", {}), profile.get("windows", {})
+    rows = [[split, *[*dates.get(split, []), "", ""][:2], windows.get(split, counts.get("windows", 0))]
+            for split, counts in summary["counts"].items()]
+    return _table("Splits", ["split", "first date", "last date", "windows"], 1, rows)
+
+
+def _table(title: str, header: list[str], numeric: int, rows: list[list[Any]],
+           total: list[Any] | None = None) -> dict[str, Any]:
+    """A table for the pages: its last ``numeric`` columns right-aligned, numbers with thousands separators."""
+    def cells(row: list[Any]) -> list[str]:
+        return [f"{value:,}" if isinstance(value, int) else str(value) for value in row]
+
+    return {"title": title, "header": header, "align": [""] * (len(header) - numeric) + ["num"] * numeric,
+            "rows": [cells(row) for row in rows], "total": cells(total) if total else None}
+
+
+def _plain(value: Any) -> str:
+    """An input spec value as the page shows it: lists of names (features) comma-separated."""
+    names = isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+    return ", ".join(value) if names else str(value)
+
+
 def eda_context(bundle: Any, recipe: Recipe, figures: list[dict[str, str]]) -> dict[str, Any]:
     """What the two pages show (plain values: the templates escape them)."""
     summary = bundle.summary()
-    counts = summary["counts"]
-    splits = list(counts)
-    rows = [[name, *(counts[split].get(name, 0) for split in splits),
-             sum(counts[split].get(name, 0) for split in splits)] for name in bundle.classes]
-    totals = ["total", *(sum(counts[split].values()) for split in splits), sum(row[-1] for row in rows)]
-    facts = [("Source", summary["source"]), ("Data", f"data.source={recipe.data.source}"
-                                              + (f", data.path={recipe.data.path}" if recipe.data.path else "")),
-             ("Classes", f"{len(bundle.classes)}: {', '.join(bundle.classes)}"),
-             ("Skipped", f"{len(bundle.skipped):,}")]
-    facts += profile_facts(summary["profile"]) if not bundle.is_image else image_facts(summary)
+    kind = summary["input"].get("kind", "image")
     return {
         "title": f"Data: {summary['source']}",
-        "facts": facts,
-        "splits": splits,
-        "rows": rows,
-        "totals": totals,
-        "input": list(summary["input"].items()),
+        "facts": [*_common_facts(summary, recipe), *KIND_FACTS[kind](summary)],
+        "tables": [table for table in (class_table(summary), split_table(summary)) if table is not None],
+        "input": [(key, _plain(value)) for key, value in summary["input"].items()],
         "skipped": summary["skipped"][:SKIPPED_SHOWN],
         "skipped_more": max(0, len(summary["skipped"]) - SKIPPED_SHOWN),
         "figures": figures,
@@ -124,15 +172,19 @@ MARKDOWN = """\
 | {{ label | mdcell }} | {{ value | mdcell }} |
 {% endfor %}
 
-## Class counts per split
+{% for table in tables %}
+## {{ table.title | mdtext }}
 
-| class |{% for split in splits %} {{ split | mdcell }} |{% endfor %} total |
-|---|{% for split in splits %}---:|{% endfor %}---:|
-{% for row in rows + [totals] %}
-| {{ row[0] | mdcell }} |{% for n in row[1:] %} {{ "{:,}".format(n) }} |{% endfor %}
+|{% for name in table.header %} {{ name | mdcell }} |{% endfor %}
+
+|{% for name in table.header %}{{ "---:" if table.align[loop.index0] else "---" }}|{% endfor %}
+
+{% for row in table.rows + ([table.total] if table.total else []) %}
+|{% for cell in row %} {{ cell | mdcell }} |{% endfor %}
 
 {% endfor %}
 
+{% endfor %}
 ## Input
 
 | key | value |
@@ -182,20 +234,27 @@ HTML = """\
 </style>
 </head>
 <body>
+{% macro cells(tag, row, align) %}
+{% for cell in row %}<{{ tag }}{% if align[loop.index0] %} class="num"{% endif %}>{{ cell }}</{{ tag }}>{% endfor %}
+{%- endmacro %}
 <h1>{{ title }}</h1>
 <table>
 {% for label, value in facts %}
 <tr><th>{{ label }}</th><td>{{ value }}</td></tr>
 {% endfor %}
 </table>
-<h2>Class counts per split</h2>
+{% for table in tables %}
+<h2>{{ table.title }}</h2>
 <table>
-<tr><th>class</th>{% for split in splits %}<th class="num">{{ split }}</th>{% endfor %}<th class="num">total</th></tr>
-{% for row in rows %}
-<tr><td>{{ row[0] }}</td>{% for n in row[1:] %}<td class="num">{{ "{:,}".format(n) }}</td>{% endfor %}</tr>
+<tr>{{ cells("th", table.header, table.align) }}</tr>
+{% for row in table.rows %}
+<tr>{{ cells("td", row, table.align) }}</tr>
 {% endfor %}
-<tr class="total"><td>total</td>{% for n in totals[1:] %}<td class="num">{{ "{:,}".format(n) }}</td>{% endfor %}</tr>
+{% if table.total %}
+<tr class="total">{{ cells("td", table.total, table.align) }}</tr>
+{% endif %}
 </table>
+{% endfor %}
 <h2>Input</h2>
 <table>
 {% for key, value in input %}
@@ -225,7 +284,7 @@ HTML = """\
 
 def render_pages(context: dict[str, Any], out_dir: Path) -> tuple[str, str]:
     """(HTML with the figures embedded, Markdown linking them by relative path)."""
-    from trainlab.report.render import md_cell, md_text
+    from trainlab.report.formats import md_cell, md_text
 
     pages = []
     for template, escape, link in (

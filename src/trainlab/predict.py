@@ -140,6 +140,9 @@ def read_input_record(variant_dir: Path) -> tuple[InputRecord, TokenSpec]:
     if kind == "image":
         raise TrainlabError(f"{path}: this run classifies images; trainlab predict reads texts (a run of a text "
                             "recipe, e.g. airline-lstm)")
+    if kind == "window":
+        raise TrainlabError(f"{path}: this run forecasts time series; trainlab predict reads texts. The run's test "
+                            "forecasts are in its predictions.csv (one row per series, week and step)")
     if kind != TokenSpec.kind:
         raise TrainlabError(f"{path}: input kind {kind!r} is not one trainlab predict reads; expected 'tokens'")
     if record.task != "classification":

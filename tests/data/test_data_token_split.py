@@ -42,7 +42,7 @@ def test_lengths_outside_the_row_are_refused(lengths: list[int], message: str) -
 
 def test_a_token_bundle_needs_its_spec_and_reports_it() -> None:
     split = _split([2, 3], labels=[0, 1])
-    with pytest.raises(ValueError, match="needs its TokenSpec"):
+    with pytest.raises(ValueError, match="a bundle of TokenSplits needs its input spec"):
         DataBundle(split, split, split, ["a", "b"])
     spec = TokenSpec(vocab=("<pad>", "<unk>", *(f"w{i}" for i in range(8))), max_len=6)
     bundle = DataBundle(split, split, split, ["a", "b"], input=spec, profile={"max_len": 6})

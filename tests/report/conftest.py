@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from forecast_run import write_forecast_run
 
 CLASSES = ["cat", "dog", "<b>x"]
 SKIPPED_PATH = "raw/dog/broken_001.jpg"
@@ -146,3 +147,10 @@ def fake_run(tmp_path: Path) -> Path:
 def make_metrics() -> Callable[..., dict[str, Any]]:
     """``make_metrics(name, techniques, matrix, train, val)``: a metrics.json payload consistent with ``matrix``."""
     return metrics_payload
+
+
+@pytest.fixture(scope="session")
+def make_forecast_run() -> Callable[..., Path]:
+    """``make_forecast_run(root, wmae=DEEP_WINS, name=..., baselines=True, with_dropout=True)`` writes a forecasting
+    run folder at ``root`` (see ``forecast_run.py``)."""
+    return write_forecast_run

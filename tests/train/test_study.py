@@ -191,7 +191,8 @@ def test_early_stopping_stops_and_evaluates_the_restored_best_epoch(tmp_path: Pa
         ("training.strategy=fsdp", "rejected by Lightning"),
         ("training.precision=16-mixed", "'16-mixed' needs CUDA"),
         ("study.techniques.half={training.precision: 16-mixed}", "'16-mixed' needs CUDA"),
-        ("study.baselines=[majority, knn]", "study.baselines: unknown baseline 'knn'; known: logistic, majority"),
+        ("study.baselines=[majority, knn]",
+         "study.baselines: unknown baseline 'knn' for task 'classification'; known: logistic, majority"),
     ],
 )
 def test_model_and_trainer_mistakes_fail_before_any_run_folder(tmp_path: Path, override: str, message: str) -> None:

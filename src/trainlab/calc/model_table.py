@@ -194,11 +194,16 @@ def model_table(recipe_name_or_path: str | Path, num_classes: int | None = None)
     that would need more than half this machine's memory fails first, built on the meta device.
     """
     recipe = load_recipe(recipe_name_or_path)
-    if model_input(recipe.model.name) != "image":
-        name = recipe.model.name
+    name = recipe.model.name
+    if model_input(name) == "tokens":
         raise TrainlabError(f"calc model checks image models layer by layer; {recipe.name}'s model {name!r} reads "
                             f"texts, whose size depends on the vocabulary: run `trainlab summary {name} "
                             "--vocab-size N` (N: the vocabulary size the run's report gives)")
+    if model_input(name) == "window":
+        raise TrainlabError(f"calc model checks image models layer by layer; {recipe.name}'s model {name!r} reads "
+                            f"windows of a time series, whose size depends on the data's columns: run `trainlab "
+                            f"summary {name} --features F --window W --horizon H --future K` (the run's report gives "
+                            "them)")
     classes = default_num_classes(recipe) if num_classes is None else num_classes
     check_model_memory(recipe.model.name, **recipe_model_args(recipe, classes))  # before any real memory
     model = build_recipe_model(recipe, classes)

@@ -10,10 +10,11 @@ from pathlib import Path
 from trainlab.config import DataConfig
 from trainlab.data import digits, image_folder, text  # noqa: F401  (registers the datasets)
 from trainlab.data.augment import BatchAugment, prepare_batch
-from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit, TokenSplit
+from trainlab.data.bundle import DataBundle, FileSplit, SkippedFile, Split, TensorSplit, TokenSplit, WindowSplit
 from trainlab.data.loader import make_loader
 from trainlab.data.registry import DATASETS
-from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec, TokenSpec
+from trainlab.data.series import sources as series_sources  # noqa: F401  (registers the forecasting datasets)
+from trainlab.data.specs import Classes, ImageSpec, InputSpec, Real, TargetSpec, TokenSpec, WindowSpec
 
 __all__ = [
     "DATASETS",
@@ -23,12 +24,15 @@ __all__ = [
     "FileSplit",
     "ImageSpec",
     "InputSpec",
+    "Real",
     "SkippedFile",
     "Split",
     "TargetSpec",
     "TensorSplit",
     "TokenSpec",
     "TokenSplit",
+    "WindowSpec",
+    "WindowSplit",
     "build_dataset",
     "data_path_overrides",
     "dataset_names",

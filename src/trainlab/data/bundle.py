@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from trainlab.data.decode import read_image
+from trainlab.data.series.split import WindowSplit
 from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec
 
 # Bytes of float64 work per chunk in channel_stats: 16M values = 128 MiB, whatever the dataset size.
@@ -163,7 +164,7 @@ class TokenSplit:
             digest.update(tensor.cpu().contiguous().numpy().tobytes())
 
 
-Split = TensorSplit | FileSplit | TokenSplit
+Split = TensorSplit | FileSplit | TokenSplit | WindowSplit
 
 
 def stats_sample(count: int, limit: int = STATS_SAMPLE_LIMIT) -> list[int]:
@@ -220,8 +221,10 @@ class SkippedFile:
 class DataBundle:
     """The data of one study: built once, shared by every variant. All splits are of one type.
 
-    ``input`` says what a sample is (None: images, derived from the train split); ``profile`` is a JSON-ready
-    description of the data for its kind's EDA figures (e.g. text lengths and the cap), recorded in ``study.json``.
+    ``input`` says what a sample is (None: images, derived from the train split); ``target_spec`` what is predicted
+    (None: the ``classes``); ``profile`` is a JSON-ready description of the data for its kind's EDA figures (e.g.
+    text lengths and the cap), recorded in ``study.json``; ``panel`` is the time series windows were cut from (the
+    forecasting baselines and figures read it).
     """
 
     train: Split
@@ -232,11 +235,13 @@ class DataBundle:
     source: str = ""
     input: InputSpec | None = None  # type: ignore[assignment]  # filled in __post_init__
     profile: dict[str, Any] = field(default_factory=dict)
+    target_spec: TargetSpec | None = None
+    panel: Any = None
 
     def __post_init__(self) -> None:
         if self.input is None:
-            if isinstance(self.train, TokenSplit):
-                raise ValueError("a bundle of token splits needs its TokenSpec as input=")
+            if isinstance(self.train, TokenSplit | WindowSplit):
+                raise ValueError(f"a bundle of {type(self.train).__name__}s needs its input spec as input=")
             object.__setattr__(self, "input", ImageSpec(*self.train.image_shape))
 
     @property
@@ -246,7 +251,7 @@ class DataBundle:
 
     @property
     def target(self) -> TargetSpec:
-        return Classes(tuple(self.classes))
+        return self.target_spec if self.target_spec is not None else Classes(tuple(self.classes))
 
     @property
     def is_image(self) -> bool:
@@ -281,9 +286,12 @@ class DataBundle:
         return not isinstance(self.train, FileSplit)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """split → class → number of images."""
+        """split → class → number of images (for windows: split → {"windows": count})."""
         result: dict[str, dict[str, int]] = {}
         for name, split in self.splits().items():
+            if isinstance(split, WindowSplit):
+                result[name] = {"windows": len(split)}
+                continue
             per_class = torch.bincount(split.labels.cpu(), minlength=len(self.classes)).tolist()
             result[name] = {cls: int(n) for cls, n in zip(self.classes, per_class, strict=True)}
         return result

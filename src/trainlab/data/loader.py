@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
-from trainlab.data.bundle import FileSplit, Split, TensorSplit, TokenSplit
+from trainlab.data.bundle import FileSplit, Split, TensorSplit, TokenSplit, WindowSplit
 from trainlab.errors import TrainlabError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -74,6 +74,25 @@ class BatchedTokenDataset(Dataset[dict[str, torch.Tensor]]):
         longest = int(lengths.max()) if len(indices) else 1
         return {"x": self.tokens.index_select(0, index)[:, :longest], "lengths": lengths,
                 "y": self.labels.index_select(0, index)}
+
+
+class BatchedWindowDataset(Dataset[dict[str, torch.Tensor]]):
+    """Forecasting windows of one split; ``__getitems__`` serves a whole batch as a dict of every window tensor
+    (``x``, ``future``, ``y``, ``mask``, ``weight``, ``loc``, ``scale``)."""
+
+    def __init__(self, split: WindowSplit) -> None:
+        self.tensors = split.tensors()
+        self.length = len(split)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return {name: tensor.index_select(0, index) for name, tensor in self.tensors.items()}
 
 
 def batched_collate(batch: Any) -> Any:
@@ -140,6 +159,8 @@ def make_loader(
         # Token ids are small; they stay on the CPU and Lightning moves each batch (lengths must be on the CPU for
         # pack_padded_sequence anyway).
         dataset, collate, pin_memory = BatchedTokenDataset(split), batched_collate, False
+    elif isinstance(split, WindowSplit):  # small float windows: batches cut on the CPU, moved by Lightning
+        dataset, collate, pin_memory = BatchedWindowDataset(split), batched_collate, False
     else:
         if device.type != "cpu" and num_workers > 0:
             raise TrainlabError(

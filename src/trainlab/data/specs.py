@@ -4,7 +4,11 @@ built for any kind of data without asking which dataset it came from.
 * :class:`ImageSpec`: uint8 images [C, H, W]; the task module converts, augments and normalizes them on the device.
 * :class:`TokenSpec`: token ids [L] padded with ``pad_id`` after each sequence's real length; the vocabulary (index →
   token) and the tokenizer's name are part of the spec, so a run folder can tokenize new text the way training did.
+* :class:`WindowSpec`: windows of a time series: ``x`` float32 [window, features] (the past weeks, scaled) and
+  ``future`` float32 [horizon, future features] (what is known in advance about each predicted step: holiday flag,
+  calendar, seasonal lags), predicting ``horizon`` steps at once.
 * :class:`Classes`: class indices into ``names``.
+* :class:`Real`: real-valued targets, trained on scaled values (``scaler`` says how) and scored in ``unit``.
 
 ``kind`` names the input kind; model registry entries declare which kind they read (``input=`` metadata).
 """
@@ -73,7 +77,49 @@ class TokenSpec:
                    unk_id=int(payload["unk_id"]))
 
 
-InputSpec = ImageSpec | TokenSpec
+@dataclass(frozen=True)
+class WindowSpec:
+    """Windows of ``window`` past steps with ``len(features)`` values each, predicting ``horizon`` steps.
+
+    ``features[j]`` names column ``j`` of ``x``; ``future[k]`` names column ``k`` of the known-future covariates of
+    each predicted step (empty: the model reads the past alone). ``step`` is the spacing of the series (``week``).
+    """
+
+    kind: ClassVar[str] = "window"
+    window: int
+    horizon: int
+    features: tuple[str, ...]
+    future: tuple[str, ...] = ()
+    step: str = "week"
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.horizon < 1 or not self.features:
+            raise ValueError(f"a window needs window >= 1, horizon >= 1 and at least one feature, got window "
+                             f"{self.window}, horizon {self.horizon}, {len(self.features)} features")
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def n_future(self) -> int:
+        return len(self.future)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "window": self.window, "horizon": self.horizon, "step": self.step,
+                "features": list(self.features), "future": list(self.future)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.describe()
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> WindowSpec:
+        return cls(window=int(payload["window"]), horizon=int(payload["horizon"]),
+                   features=tuple(payload["features"]), future=tuple(payload.get("future", ())),
+                   step=str(payload.get("step", "week")))
+
+
+InputSpec = ImageSpec | TokenSpec | WindowSpec
 
 
 @dataclass(frozen=True)
@@ -82,4 +128,19 @@ class Classes:
     names: tuple[str, ...]
 
 
-TargetSpec = Classes
+@dataclass(frozen=True)
+class Real:
+    """Real-valued targets: ``names`` of what is predicted (e.g. ``Weekly_Sales``), trained on values scaled by
+    ``scaler`` (``series``: each series standardized with its own training-period mean and std; ``global``: one mean
+    and std over every series' training period) and reported in ``unit`` after undoing the scaling."""
+
+    kind: ClassVar[str] = "real"
+    names: tuple[str, ...]
+    scaler: str = "series"
+    unit: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "names": list(self.names), "scaler": self.scaler, "unit": self.unit}
+
+
+TargetSpec = Classes | Real

@@ -1,8 +1,9 @@
 """Model families and the one entry point that builds them by name.
 
 Every builder takes the common keyword arguments of the input kind it reads (its registry entry's ``input=``
-metadata, ``image`` when absent): ``num_classes, dropout, width`` plus ``in_channels, image_size`` for images or
-``vocab_size, pad_id, vocab`` for token sequences; then its own family options, e.g.
+metadata, ``image`` when absent): ``num_classes, dropout, width`` plus ``in_channels, image_size`` for images,
+``vocab_size, pad_id, vocab`` for token sequences or ``n_features, horizon, n_future`` for windows of a time series
+(whose models ignore ``num_classes``: callers pass 0 for a regression); then its own family options, e.g.
 ``vgg13(batch_norm=True, hidden=(512, 512), pool_last=False)``. :func:`build_model` checks the common arguments and
 the option names before calling the builder, so that a typo in a recipe fails with a
 :class:`~trainlab.errors.TrainlabError` naming the option and listing the valid ones.
@@ -19,7 +20,7 @@ from torch import nn
 
 from trainlab.errors import TrainlabError
 from trainlab.machine import physical_memory_bytes
-from trainlab.models import encoder, resnet, text, vgg  # noqa: F401  (importing registers the families)
+from trainlab.models import encoder, forecast, resnet, text, vgg  # noqa: F401  (importing registers the families)
 from trainlab.models.registry import MODELS
 from trainlab.validate import (
     MAX_IMAGE_SIZE,
@@ -46,7 +47,11 @@ __all__ = [
 
 SHARED_ARGS = ("num_classes", "dropout", "width")
 # The arguments each input kind adds to SHARED_ARGS; a model's registry entry names its kind (input=...).
-INPUT_ARGS = {"image": ("in_channels", "image_size"), "tokens": ("vocab_size", "pad_id", "vocab")}
+INPUT_ARGS = {"image": ("in_channels", "image_size"), "tokens": ("vocab_size", "pad_id", "vocab"),
+              "window": ("n_features", "horizon", "n_future")}
+# What each kind cannot do without (the others have defaults), and how a message names its data.
+REQUIRED_ARGS = {"image": ("in_channels", "image_size"), "tokens": ("vocab_size",), "window": ("n_features", "horizon")}
+INPUT_NAMES = {"image": "images", "tokens": "token sequences", "window": "windows of a time series"}
 COMMON_ARGS = ("in_channels", "num_classes", "image_size", "dropout", "width")  # those of image models
 ALL_COMMON_ARGS = frozenset(SHARED_ARGS).union(*INPUT_ARGS.values())
 
@@ -57,7 +62,7 @@ def model_names(input_kind: str | None = None) -> list[str]:
 
 
 def model_input(name: str) -> str:
-    """The input kind model ``name`` reads: ``image`` or ``tokens``."""
+    """The input kind model ``name`` reads: ``image``, ``tokens`` or ``window``."""
     return str(MODELS.metadata(name).get("input", "image"))
 
 
@@ -83,22 +88,24 @@ def check_model_options(name: str, options: Mapping[str, Any]) -> None:
 
 
 def _check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The input arguments of model ``name`` checked for its input kind (images or tokens)."""
+    """The input arguments of model ``name`` checked for its input kind (images, tokens or windows)."""
     kind = model_input(name)
     expected = INPUT_ARGS[kind]
     given = set(inputs)
-    required = {"in_channels", "image_size"} if kind == "image" else {"vocab_size"}
-    if not required <= given or not given <= set(expected):
+    if not set(REQUIRED_ARGS[kind]) <= given or not given <= set(expected):
         other = next((k for k, args in INPUT_ARGS.items() if k != kind and given & set(args)), None)
-        reads = "images" if kind == "image" else "token sequences"
-        hint = f"; the data gives {'images' if other == 'image' else 'token sequences'}" if other else ""
+        hint = f"; the data gives {INPUT_NAMES[other]}" if other else ""
         models = ", ".join(model_names(other)) if other else ""
-        raise TrainlabError(f"model {name!r} reads {reads} (arguments {', '.join(expected)}), got "
+        raise TrainlabError(f"model {name!r} reads {INPUT_NAMES[kind]} (arguments {', '.join(expected)}), got "
                             f"{', '.join(sorted(given)) or 'none'}{hint}" + (f"; models for it: {models}" if models
                                                                              else ""))
     if kind == "image":
         check_int("in_channels", inputs["in_channels"], 1, MAX_IN_CHANNELS)
         check_int("image_size", inputs["image_size"], 1, MAX_IMAGE_SIZE)
+    elif kind == "window":
+        check_int("n_features", inputs["n_features"], 1, forecast.MAX_FEATURES)
+        check_int("horizon", inputs["horizon"], 1, forecast.MAX_HORIZON)
+        check_int("n_future", inputs.get("n_future", 0), 0, forecast.MAX_FEATURES)
     else:
         check_int("vocab_size", inputs["vocab_size"], 2, MAX_VOCAB_SIZE)
         check_int("pad_id", inputs.get("pad_id", 0), 0, inputs["vocab_size"] - 1)
@@ -120,11 +127,13 @@ def build_model(
     """Build the registered model ``name``; every user mistake raises :class:`TrainlabError`.
 
     ``inputs`` are the arguments of the model's input kind: ``in_channels, image_size`` for image models,
-    ``vocab_size`` (and optionally ``pad_id``, ``vocab``: the tokens, for pretrained embeddings) for token models.
+    ``vocab_size`` (and optionally ``pad_id``, ``vocab``: the tokens, for pretrained embeddings) for token models,
+    ``n_features, horizon`` (and optionally ``n_future``, 0 by default) for window models. Window models are
+    regressions: they ignore ``num_classes``, which only has to be an integer >= 0 (callers pass 0).
     """
     builder = MODELS.get(name)
     inputs = _check_inputs(name, inputs)
-    check_int("num_classes", num_classes, 2, MAX_NUM_CLASSES)
+    check_int("num_classes", num_classes, 0 if model_input(name) == "window" else 2, MAX_NUM_CLASSES)
     dropout = check_float("dropout", dropout, 0.0, 1.0, max_inclusive=False)
     width = check_float("width", width, 0.0, MAX_WIDTH, min_inclusive=False)
 

@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from trainlab.config import Recipe
-from trainlab.data.specs import InputSpec, TokenSpec
+from trainlab.data.specs import InputSpec, TokenSpec, WindowSpec
 from trainlab.models import build_model
 
 
@@ -16,6 +16,8 @@ def input_args(recipe: Recipe, input_spec: InputSpec | None) -> dict[str, Any]:
     calculators, before any data), the image size and channels the recipe's data section asks for."""
     if isinstance(input_spec, TokenSpec):
         return {"vocab_size": input_spec.vocab_size, "pad_id": input_spec.pad_id, "vocab": input_spec.vocab}
+    if isinstance(input_spec, WindowSpec):
+        return {"n_features": input_spec.n_features, "horizon": input_spec.horizon, "n_future": input_spec.n_future}
     return {"in_channels": recipe.data.channels, "image_size": recipe.data.image_size}
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.artifacts import PREDICTIONS_FILE, TEXT_COLUMN, read_predictions
+from trainlab.report.forecast import window_facts
 from trainlab.report.gallery import most_confident_mistakes
-from trainlab.report.load import DONE
+from trainlab.report.load import DONE, best_variant
 
 MISTAKES_PER_CLASS = 4
 SKIPPED_SHOWN = 20  # skipped rows listed by name; the rest are counted
@@ -54,17 +55,22 @@ def profile_facts(profile: dict[str, Any]) -> list[tuple[str, str]]:
 
 def input_facts(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows describing a non-image input for the report's data table; [] for images."""
-    if data.get("input", {}).get("kind") != "tokens":
+    kind = data.get("input", {}).get("kind")
+    if kind == "window":
+        return window_facts(data)
+    if kind != "tokens":
         return []
     return [("Input", "token sequences"), *profile_facts(data.get("profile", {}))]
 
 
 def text_mistakes(run_dir: Path, run: dict[str, Any], per_class: int = MISTAKES_PER_CLASS) -> list[dict[str, Any]]:
     """For the base and the best variant (by test accuracy): each class's misclassified test texts, most confident
-    first, from predictions.csv; [] for runs whose predictions hold no texts."""
+    first, from predictions.csv; [] for runs whose predictions hold no texts and for tasks other than classification."""
+    if run.get("task", "classification") != "classification":
+        return []
     done = [v for v in run["variants"] if v["status"] == DONE]
     shown = [v for v in done if v["is_base"]]
-    best = max(done, key=lambda v: v["test_accuracy"], default=None)
+    best = best_variant(done, run["metric"])
     if best is not None and best not in shown:
         shown.append(best)
     groups = []

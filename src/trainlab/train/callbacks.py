@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch.callbacks import RichProgressBar
 
 from trainlab.errors import TrainlabError
-from trainlab.report.plots import HISTORY_COLUMNS
+from trainlab.report.plots import history_columns
 from trainlab.train.inputs import batch_size
 
 
@@ -92,19 +92,21 @@ class EpochProgressBar(RichProgressBar):
 
 
 class HistoryRecorder(L.Callback):
-    """One row per finished epoch (``HISTORY_COLUMNS``, epochs counted from 1), from the epoch values Lightning logged.
+    """One row per finished epoch (``history_columns(metric)``, epochs counted from 1), from the epoch values
+    Lightning logged.
 
     The rows are part of the checkpoint state, so a variant resumed from ``last.ckpt`` keeps the epochs it trained
     before the interruption and ends with exactly the history of an uninterrupted run.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, metric: str = "accuracy") -> None:
         self.rows: list[dict[str, float]] = []
+        self.columns = history_columns(metric)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         logged = trainer.callback_metrics
         row = {"epoch": float(trainer.current_epoch + 1)}
-        for column in HISTORY_COLUMNS[1:]:
+        for column in self.columns[1:]:
             value = logged.get(column)
             row[column] = float(value) if value is not None else math.nan
         self.rows.append(row)
@@ -116,7 +118,7 @@ class HistoryRecorder(L.Callback):
         self.rows = [dict(row) for row in state_dict["rows"]]
 
     def frame(self) -> pd.DataFrame:
-        history = pd.DataFrame(self.rows, columns=list(HISTORY_COLUMNS))
+        history = pd.DataFrame(self.rows, columns=list(self.columns))
         return history.astype({"epoch": int})
 
 

@@ -36,15 +36,13 @@ from trainlab.artifacts import (
     PREDICTIONS_FILE,
     SUMMARY_FILE,
     SplitScore,
-    TestScore,
     VariantFailure,
     VariantMetrics,
     input_record,
-    predictions_table,
     write_predictions,
 )
 from trainlab.config import Recipe, Variant
-from trainlab.data import DataBundle, Split, TensorSplit, TokenSplit, make_loader
+from trainlab.data import DataBundle, Split, TensorSplit, make_loader
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_text
 from trainlab.models.recipe import build_recipe_model
@@ -62,8 +60,8 @@ from trainlab.train.inputs import InputAdapter, build_input_adapter
 from trainlab.train.loggers import build_loggers
 from trainlab.train.resume import LAST_CHECKPOINT, ResumePoint
 from trainlab.train.runtime import Runtime
-from trainlab.train.task import ClassificationModule, TaskModule
-from trainlab.train.tasks import build_task
+from trainlab.train.task import TaskModule
+from trainlab.train.tasks import build_task, primary_metric
 
 LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
 T = TypeVar("T")
@@ -166,7 +164,7 @@ class _Callbacks:
             save_top_k=1, save_weights_only=True, enable_version_counter=False,
         )
         self.throughput = TrainThroughput()
-        self.history = HistoryRecorder()
+        self.history = HistoryRecorder(primary_metric(recipe.task).name)
         self.resume = ResumePoint(out_dir / "checkpoints" / LAST_CHECKPOINT)
         self.all: list[L.Callback] = [self.checkpoint, self.throughput, self.history, DivergenceGuard(), self.resume]
         stopping = recipe.regularization.early_stopping
@@ -211,10 +209,15 @@ def interruptible(trainer: L.Trainer, call: Callable[[], T]) -> T:
         raise KeyboardInterrupt from None
 
 
-def _evaluate(trainer: L.Trainer, task: TaskModule, datamodule: BundleDataModule, split: Split) -> SplitScore:
+def _evaluate(trainer: L.Trainer, task: TaskModule, datamodule: BundleDataModule, split: Split,
+              metric: str) -> SplitScore:
+    """The loss and the primary metric of the evaluated weights on ``split`` (through the validation loop)."""
     loader = datamodule.loader(split, shuffle=False)
     (result,) = interruptible(trainer, lambda: trainer.validate(task, dataloaders=loader, verbose=False))
-    return SplitScore(accuracy=float(result["val_accuracy"]), loss=float(result["val_loss"]))
+    value, loss = float(result[f"val_{metric}"]), float(result["val_loss"])
+    if metric == "accuracy":
+        return SplitScore(accuracy=value, loss=loss)
+    return SplitScore(loss=loss, scores={metric: value})
 
 
 def _build_trainer(recipe: Recipe, runtime: Runtime, out_dir: Path | None, callbacks: list[L.Callback],
@@ -252,13 +255,10 @@ def _failure(variant: Variant, diverged: TrainingDiverged, wall_time_s: float) -
                           wall_time_s=wall_time_s)
 
 
-def _write_predictions(variant: Variant, bundle: DataBundle, task: ClassificationModule, out_dir: Path) -> None:
-    """predictions.csv (every test example: id, true and predicted class, probabilities, and the text of a text
-    example) and, for images, the gallery of the most confidently misclassified test images drawn from it."""
-    assert task.test_probabilities is not None, "the test loop ran, so it left its probabilities"
-    texts = bundle.test.texts if isinstance(bundle.test, TokenSplit) else None
-    table = predictions_table(bundle.test.ids, bundle.test.labels.tolist(), task.test_probabilities.tolist(),
-                              bundle.classes, texts=texts)
+def _write_predictions(variant: Variant, bundle: DataBundle, task: TaskModule, out_dir: Path) -> None:
+    """predictions.csv (the task's rows: each test example's class probabilities, or each forecast value) and, for
+    images, the gallery of the most confidently misclassified test images drawn from it."""
+    table = task.predictions(bundle)
     write_predictions(out_dir / PREDICTIONS_FILE, table)
     if bundle.is_image:
         title = f"Most confidently misclassified test images - {variant.name} (seed {variant.recipe.seed})"
@@ -304,12 +304,12 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     restored = recipe.regularization.early_stopping is not None and bool(callbacks.checkpoint.best_model_path)
     if restored:
         _restore_best(task, callbacks.checkpoint)
-    train_score = _evaluate(trainer, task, datamodule, bundle.train)
-    val_score = _evaluate(trainer, task, datamodule, bundle.val)
+    metric = primary_metric(recipe.task).name
+    train_score = _evaluate(trainer, task, datamodule, bundle.train, metric)
+    val_score = _evaluate(trainer, task, datamodule, bundle.val, metric)
     (test_logged,) = interruptible(trainer, lambda: trainer.test(task, datamodule=datamodule, verbose=False))
     if not trainer.is_global_zero:
         return None
-    assert isinstance(task, ClassificationModule), "classification is the one task kind with a test loop so far"
     _write_predictions(variant, bundle, task, out_dir)
     metrics = VariantMetrics(
         variant=variant.name,
@@ -330,7 +330,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
         classes=list(bundle.classes),
         train=train_score,
         val=val_score,
-        test=TestScore(loss=float(test_logged["test_loss"]), **task.test_results),
+        test=task.test_record(float(test_logged["test_loss"])),
     )
     atomic_write_text(out_dir / CONFIG_FILE, recipe.to_yaml())
     if not restored and metrics.best_epoch != metrics.epochs_run:

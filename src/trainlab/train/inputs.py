@@ -1,10 +1,11 @@
 """How each input kind turns a loader's batch into the dict batch the task module trains on, and into the model's
 arguments.
 
-Every batch the task module sees is a dict: ``{"x": ..., "y": labels}`` plus what the input kind needs (``lengths``
-for token sequences). The adapter owns the kind's on-device preprocessing: images are converted, augmented (training
-only), normalized with the train split's statistics and made channels-last, exactly as before; token ids pass as they
-are. Adding an input kind means one adapter class and one entry in :data:`INPUT_ADAPTERS`.
+Every batch the task module sees is a dict: ``{"x": ..., "y": targets}`` plus what the input kind needs (``lengths``
+for token sequences; ``future``, ``mask``, ``weight``, ``loc`` and ``scale`` for forecasting windows). The adapter
+owns the kind's on-device preprocessing: images are converted, augmented (training only), normalized with the train
+split's statistics and made channels-last, exactly as before; token ids and (already scaled) windows pass as they
+are. Adding an input kind means one adapter class and one case in :func:`build_input_adapter`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from trainlab.config import Recipe
 from trainlab.data import BatchAugment, DataBundle
 from trainlab.data.augment import prepare_batch
-from trainlab.data.specs import ImageSpec, TokenSpec
+from trainlab.data.specs import ImageSpec, TokenSpec, WindowSpec
 
 Batch = dict[str, torch.Tensor]
 
@@ -73,11 +74,28 @@ class TokenInput(InputAdapter):
         return tokens, torch.tensor([length], dtype=torch.long)
 
 
+class WindowInput(InputAdapter):
+    """Forecasting windows pass unchanged (already scaled); the model gets ``(x, future)``."""
+
+    def __init__(self, spec: WindowSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def model_args(self, batch: Batch) -> tuple[torch.Tensor, ...]:
+        return batch["x"], batch["future"]
+
+    def example_input(self) -> tuple[torch.Tensor, ...]:
+        spec = self.spec
+        return torch.zeros(1, spec.window, spec.n_features), torch.zeros(1, spec.horizon, spec.n_future)
+
+
 def build_input_adapter(bundle: DataBundle, recipe: Recipe, channels_last: bool) -> InputAdapter:
     """The adapter of the bundle's input kind."""
     spec = bundle.input_spec
     if isinstance(spec, TokenSpec):
         return TokenInput(spec)
+    if isinstance(spec, WindowSpec):
+        return WindowInput(spec)
     mean, std = bundle.channel_stats()
     augmentation = recipe.regularization.augmentation
     return ImageInput(spec, mean, std, BatchAugment(augmentation) if augmentation else None, channels_last)

@@ -34,7 +34,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoa
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
-from trainlab.artifacts import METRICS_FILE, STUDY_FILE, StudyRecord, VariantMetrics, read_record
+from trainlab.artifacts import METRICS_FILE, STUDY_FILE, RegressionTestScore, StudyRecord, VariantMetrics, read_record
 from trainlab.config import Recipe, Variant
 from trainlab.errors import TrainlabError
 from trainlab.io import check_writable_dir
@@ -51,6 +51,7 @@ EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
 KEY_TAG = "trainlab.key"  # a hash of the run (or run folder) path: how a resumed run finds its MLflow run again
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
 TEST_SCORES = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+REGRESSION_TEST_SCORES = ("wmae", "rmse", "mae", "r2")
 MAX_PARAM_CHARS = 500
 
 
@@ -295,7 +296,8 @@ def _log_test_scores(client: MlflowClient, run_id: str, folder: Path) -> None:
     metrics = read_record(folder / METRICS_FILE, VariantMetrics, "the metrics of one trained variant")
     history = client.get_metric_history(run_id, "test_loss") or client.get_metric_history(run_id, "val_loss")
     step = max((point.step for point in history), default=0)
-    values = {f"test_{name}": float(getattr(metrics.test, name)) for name in TEST_SCORES}
+    scores = REGRESSION_TEST_SCORES if isinstance(metrics.test, RegressionTestScore) else TEST_SCORES
+    values = {f"test_{name}": float(getattr(metrics.test, name)) for name in scores}
     values["best_epoch"] = float(metrics.best_epoch)
     stamp = int(os.path.getmtime(folder / METRICS_FILE) * 1000)
     client.log_batch(run_id, metrics=[Metric(key, value, stamp, step) for key, value in values.items()])

@@ -28,7 +28,17 @@ import yaml
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from trainlab.config import Recipe, Variant
-from trainlab.data import DataBundle, FileSplit, Split, TensorSplit, TokenSpec, TokenSplit, make_loader
+from trainlab.data import (
+    DataBundle,
+    FileSplit,
+    Split,
+    TensorSplit,
+    TokenSpec,
+    TokenSplit,
+    WindowSpec,
+    WindowSplit,
+    make_loader,
+)
 from trainlab.models.recipe import build_recipe_model
 from trainlab.train.inputs import build_input_adapter
 from trainlab.train.optim import build_optimizer
@@ -264,6 +274,8 @@ def _inputs_text(bundle: DataBundle) -> str:
     spec = bundle.input_spec
     if isinstance(spec, TokenSpec):
         return f"texts, vocabulary {spec.vocab_size:,}, at most {spec.max_len} tokens"
+    if isinstance(spec, WindowSpec):
+        return f"windows of {spec.window} weeks × {spec.n_features} features, horizon {spec.horizon}"
     return "images"
 
 
@@ -273,6 +285,8 @@ def _head(split: Split, count: int) -> Split:
         return FileSplit(split.paths[:count], split.labels[:count], split.channels, split.image_size)
     if isinstance(split, TokenSplit):
         return TokenSplit(split.tokens[:count], split.lengths[:count], split.labels[:count])
+    if isinstance(split, WindowSplit):
+        return split.head(count)
     return TensorSplit(split.images[:count], split.labels[:count])
 
 

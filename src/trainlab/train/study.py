@@ -25,7 +25,9 @@ from trainlab.artifacts import (
     RECIPE_FILE,
     STUDY_FILE,
     DataFigure,
+    RegressionTestScore,
     StudyRecord,
+    VariantMetrics,
 )
 from trainlab.config import Recipe, Variant
 from trainlab.data import DataBundle, build_dataset
@@ -35,13 +37,14 @@ from trainlab.models import check_model_options, model_input, model_names
 from trainlab.models.recipe import build_recipe_model
 from trainlab.report import render
 from trainlab.report.eda import plot_data_figures
-from trainlab.train.baselines import BASELINES, run_baselines
+from trainlab.report.formats import fmt_amount
 from trainlab.train.fit import check_training_settings, fit_variant, quiet_lightning
 from trainlab.train.loggers import check_loggers, log_study_artifacts, mlflow_store
 from trainlab.train.plan import StudyClock, StudyPlan, estimate_study
 from trainlab.train.resume import LAST_CHECKPOINT
 from trainlab.train.rundir import check_resume, check_same_data, new_run_dir
 from trainlab.train.runtime import Runtime, resolve_runtime, versions
+from trainlab.train.tasks import baseline_registry, fit_baselines, primary_metric, primary_record, target_kind
 
 Notify = Callable[[str], None]
 
@@ -62,10 +65,11 @@ def check_settings(recipe: Recipe, variants: list[Variant], resume: Path | None 
     """Before the data is loaded: baseline names, output folders, and each variant's model options, runtime and
     Lightning settings."""
     quiet_lightning()
-    unknown = [name for name in recipe.study.baselines if name not in BASELINES]
+    known = baseline_registry(recipe.task)
+    unknown = [name for name in recipe.baselines if name not in known]
     if unknown:
-        raise TrainlabError(f"study.baselines: unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES.names())}"
-                            " (or [] for none)")
+        raise TrainlabError(f"study.baselines: unknown baseline {unknown[0]!r} for task {recipe.task!r}; known: "
+                            f"{', '.join(known.names())} (or [] for none)")
     check_writable_dir(resume if resume is not None else recipe.output.dir, "--resume" if resume else "output.dir")
     check_writable_dir(recipe.output.cache_dir, "output.cache_dir")
     check_loggers(recipe)
@@ -77,7 +81,17 @@ def check_settings(recipe: Recipe, variants: list[Variant], resume: Path | None 
     return runtimes
 
 
-INPUT_NAMES = {"image": "images", "tokens": "token sequences (texts)"}
+INPUT_NAMES = {"image": "images", "tokens": "token sequences (texts)", "window": "time-series windows"}
+TASK_OF_TARGET = {"classes": "classification", "real": "regression"}
+
+
+def check_task(recipe: Recipe, bundle: DataBundle) -> None:
+    """The recipe's task learns the kind of target the data gives (a forecast source needs ``task: regression``)."""
+    given = bundle.target.kind
+    if target_kind(recipe.task) != given:
+        raise TrainlabError(f"task={recipe.task!r} learns {target_kind(recipe.task)}, but data.source="
+                            f"{recipe.data.source!r} gives {given} targets; set task: {TASK_OF_TARGET[given]} "
+                            "in the recipe")
 
 
 def check_input_kind(variant: Variant, bundle: DataBundle) -> None:
@@ -94,6 +108,7 @@ def check_input_kind(variant: Variant, bundle: DataBundle) -> None:
 def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str, Runtime]) -> None:
     """Once the data is known: each variant's model (built on the meta device: shapes only, no memory) and loaders."""
     for variant in variants:
+        check_task(variant.recipe, bundle)
         check_input_kind(variant, bundle)
         training, data = variant.recipe.training, variant.recipe.data
         on_gpu = runtimes[variant.name].accelerator == "gpu"
@@ -114,6 +129,7 @@ def study_record(recipe: Recipe, variants: list[Variant], bundle: DataBundle, ru
                  figures: list[dict[str, str]] | None = None) -> StudyRecord:
     return StudyRecord.model_validate({
         "task": recipe.task,
+        "primary": primary_record(recipe.task, bundle),
         "name": recipe.name,
         "description": recipe.description,
         "mode": recipe.study.mode,
@@ -223,9 +239,9 @@ def _train_and_report(recipe: Recipe, variants: list[Variant], bundle: DataBundl
     if rank_zero_only.rank != 0:
         return
     # After training, on rank 0 alone: before it, the other ranks would wait for rank 0 at DDP's first barrier.
-    if recipe.study.baselines and not (run_dir / BASELINES_FILE).is_file():
-        notify(f"baselines: {', '.join(recipe.study.baselines)}")
-        run_baselines(recipe.study.baselines, bundle, recipe.seed).write(run_dir / BASELINES_FILE)
+    if recipe.baselines and not (run_dir / BASELINES_FILE).is_file():
+        notify(f"baselines: {', '.join(recipe.baselines)}")
+        fit_baselines(recipe.task, recipe.baselines, bundle, recipe.seed).write(run_dir / BASELINES_FILE)
     finished = record.model_copy(update={
         "finished": datetime.now().isoformat(timespec="seconds"),
         "wall_time_s": (record.wall_time_s or 0.0) + time.perf_counter() - started,
@@ -265,8 +281,17 @@ def _run_one(out_dir: Path, variant: Variant, bundle: DataBundle, runtime: Runti
         notify(f"{label}: FAILED, {result.failure.reason}; the study goes on without it{times}")
     elif result.metrics is not None:
         unit = "images" if result.metrics.input_kind == "image" else "samples"
-        notify(f"{label}: test accuracy {result.metrics.test.accuracy:.2%}, "
+        notify(f"{label}: {test_headline(result.metrics)}, "
                f"{result.metrics.train_images_per_s:.0f} train {unit}/s{times}")
+
+
+def test_headline(metrics: VariantMetrics) -> str:
+    """``test accuracy 91.20%`` or ``test WMAE 1,523 (RMSE 3,410, R² 0.9741)``: the run's line on the console."""
+    test = metrics.test
+    if isinstance(test, RegressionTestScore):
+        name = primary_metric(metrics.task).name.upper()
+        return f"test {name} {fmt_amount(test.wmae)} (RMSE {fmt_amount(test.rmse)}, R² {test.r2:.4f})"
+    return f"test accuracy {test.accuracy:.2%}"
 
 
 def _silent(_: str) -> None:

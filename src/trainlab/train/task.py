@@ -17,10 +17,13 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from trainlab.artifacts import RegressionTestScore, TestScore, forecast_table, predictions_table
 from trainlab.config import RegularizationConfig, TrainingConfig
+from trainlab.data import DataBundle, TokenSplit, WindowSplit
 from trainlab.train.inputs import Batch, InputAdapter
 from trainlab.train.metrics import classification_metrics, summarize
 from trainlab.train.optim import build_optimizer, build_scheduler
+from trainlab.train.regression_metrics import RegressionMetrics
 
 
 class TaskModule(L.LightningModule):
@@ -48,6 +51,14 @@ class TaskModule(L.LightningModule):
 
     def update_metrics(self, stage: str, outputs: torch.Tensor, batch: Batch) -> None:
         """Update (and log) the stage's metrics for one batch; ``stage`` is train, val or test."""
+
+    def test_record(self, loss: float) -> Any:
+        """The test split's scores (the ``test`` entry of ``metrics.json``), after the test loop."""
+        raise NotImplementedError
+
+    def predictions(self, bundle: DataBundle) -> Any:
+        """The rows of ``predictions.csv`` (a DataFrame), after the test loop."""
+        raise NotImplementedError
 
     def on_train_epoch_start(self) -> None:
         """The learning rate this epoch trains with (logged before the scheduler steps at its end)."""
@@ -126,9 +137,75 @@ class ClassificationModule(TaskModule):
         accuracy(outputs, batch["y"])
         self.log(f"{stage}_accuracy", accuracy, on_step=False, on_epoch=True, prog_bar=True)
 
+    def test_record(self, loss: float) -> TestScore:
+        """The test split's scores for ``metrics.json``."""
+        return TestScore(loss=loss, **self.test_results)
+
+    def predictions(self, bundle: DataBundle) -> Any:
+        """predictions.csv: every test example's id, true and predicted class, probabilities (and text)."""
+        assert self.test_probabilities is not None, "the test loop ran, so it left its probabilities"
+        texts = bundle.test.texts if isinstance(bundle.test, TokenSplit) else None
+        return predictions_table(bundle.test.ids, bundle.test.labels.tolist(), self.test_probabilities.tolist(),
+                                 bundle.classes, texts=texts)
+
     def on_test_epoch_end(self) -> None:
         self.test_results = summarize(self.test_metrics.compute(), self.classes)
         self.test_metrics.reset()
         local = torch.cat(self._test_batches) if self._test_batches else torch.empty(0, len(self.classes))
         self._test_batches = []
         self.test_probabilities = self.gather_in_split_order(local.to(self.device)).cpu()
+
+
+class RegressionModule(TaskModule):
+    """Forecasting: MSE on the scaled targets whose week has a row (``mask``); WMAE in the target's units per epoch
+    on train and validation (a weighted ``MeanMetric``, exact under DDP), and on the test split every regression
+    metric (:class:`RegressionMetrics`) plus each window's predictions in units, in split order (the rows of
+    ``predictions.csv``)."""
+
+    def __init__(self, model: nn.Module, inputs: InputAdapter, *, training: TrainingConfig,
+                 regularization: RegularizationConfig, primary: str = "wmae") -> None:
+        super().__init__(model, inputs, training=training, regularization=regularization)
+        self.primary = primary
+        self.train_wmae, self.val_wmae = MeanMetric(), MeanMetric()
+        self.test_metrics = RegressionMetrics()
+        self.test_results: dict[str, Any] = {}
+        self.test_predictions: torch.Tensor | None = None  # [N, horizon] in units
+        self._test_batches: list[torch.Tensor] = []
+
+    def loss_and_outputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        predicted = self(batch).float()
+        mask = batch["mask"].to(predicted.dtype)
+        squared = (predicted - batch["y"]).square() * mask
+        return squared.sum() / mask.sum().clamp_min(1.0), predicted
+
+    def update_metrics(self, stage: str, outputs: torch.Tensor, batch: Batch) -> None:
+        if stage == "test":
+            self.test_metrics.update(outputs, batch)
+            self._test_batches.append(outputs * batch["scale"][:, None] + batch["loc"][:, None])
+            return
+        wmae: MeanMetric = getattr(self, f"{stage}_wmae")
+        errors = (outputs - batch["y"]).abs() * batch["scale"][:, None]
+        wmae.update(errors, weight=batch["weight"] * batch["mask"])
+        self.log(f"{stage}_{self.primary}", wmae, on_step=False, on_epoch=True, prog_bar=True)
+
+    def test_record(self, loss: float) -> RegressionTestScore:
+        return RegressionTestScore(loss=loss, **self.test_results)
+
+    def predictions(self, bundle: DataBundle) -> Any:
+        """predictions.csv: one row per predicted value (window, step) whose week has a row, in units, with its date
+        and weight."""
+        test = bundle.test
+        assert isinstance(test, WindowSplit) and self.test_predictions is not None, "the test loop ran"
+        dates = bundle.panel.dates
+        steps = (test.origin[:, None] + torch.arange(1, test.horizon + 1)).tolist()
+        return forecast_table(test.ids, [bundle.panel.names[i] for i in test.series.tolist()],
+                              [[dates[step] for step in row] for row in steps], test.units(test.y).numpy(),
+                              self.test_predictions.numpy(), test.weight.numpy(), mask=test.mask.numpy())
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self.test_metrics.compute()
+        self.test_metrics.reset()
+        horizon = self._test_batches[0].shape[1] if self._test_batches else 1
+        local = torch.cat(self._test_batches) if self._test_batches else torch.empty(0, horizon)
+        self._test_batches = []
+        self.test_predictions = self.gather_in_split_order(local.to(self.device)).cpu()

@@ -25,10 +25,11 @@ from typing import Annotated, Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from trainlab.config import DataConfig
 from trainlab.data.bundle import DataBundle, SkippedFile, TokenSplit
+from trainlab.data.options import parse_source_options
 from trainlab.data.registry import DATASETS
 from trainlab.data.specs import TokenSpec
 from trainlab.data.splits import stratified_split
@@ -71,19 +72,7 @@ class TextCsvOptions(BaseModel):
 
 def parse_options(raw: dict[str, Any], defaults: dict[str, Any] | None = None) -> TextCsvOptions:
     """``data.options`` over ``defaults``, validated; every problem is named ``data.options.<key>`` in one error."""
-    try:
-        return TextCsvOptions.model_validate({**(defaults or {}), **raw})
-    except ValidationError as error:
-        problems = []
-        for problem in error.errors():
-            key = ".".join(str(part) for part in ("data", "options", *problem["loc"]))
-            detail = problem["msg"].removeprefix("Value error, ")
-            if problem["type"] == "extra_forbidden":
-                detail = f"unknown option; known: {', '.join(TextCsvOptions.model_fields)}"
-            got = "" if problem["type"] == "value_error" else f" (got {problem.get('input')!r})"
-            problems.append(f"{key}: {detail}{got}")
-        raise TrainlabError("invalid " + "; ".join(problems)) from None
-
+    return parse_source_options(TextCsvOptions, raw, defaults)
 
 
 def _decode(path: Path, data: bytes) -> str:
