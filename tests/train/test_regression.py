@@ -261,3 +261,16 @@ def test_classification_set_on_the_forecast_demo_says_to_set_task_regression(tmp
                                            f"output.cache_dir={tmp_path / 'cache'}"])
     with pytest.raises(TrainlabError, match=r"set task: regression"):
         run_study(recipe, notify=_quiet)
+
+
+def test_a_second_co2_run_reproduces_the_first_bit_for_bit(co2_run: Path, tmp_path: Path) -> None:
+    """CPU runs are deterministic: the same recipe gives the same forecasts, to the last bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        again = run_study(load_recipe(recipe_file(tmp_path)), notify=_quiet)
+    finally:
+        torch.set_num_threads(threads)
+    first = (co2_run / "base" / "predictions.csv").read_bytes()
+    assert (again / "base" / "predictions.csv").read_bytes() == first
+    assert (again / "base" / "history.csv").read_bytes() == (co2_run / "base" / "history.csv").read_bytes()
