@@ -95,7 +95,8 @@ def _open_source(path: Path) -> _Source:
     else:
         raise TrainlabError(f"{path} does not exist; expected the Kaggle archive.zip or a folder holding {expected}")
     if missing:
-        raise TrainlabError(f"{path} lacks {', '.join(repr(name) for name in missing)}; expected {expected}")
+        raise TrainlabError(f"{path} lacks {', '.join(repr(name) for name in missing)}; expected the Kaggle "
+                            f"archive.zip or a folder holding {expected}")
     return source
 
 
