@@ -1,4 +1,5 @@
-"""The classification metrics of the test split, from torchmetrics, shared by the deep models and the baselines."""
+"""The classification metrics of the test split, from torchmetrics, shared by the deep models and the baselines, and
+the weighted mean every task's losses use."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -61,3 +62,21 @@ def score_predictions(predictions: torch.Tensor, labels: torch.Tensor, classes: 
     collection = classification_metrics(len(classes), sync_on_compute=False)
     collection.update(predictions, labels)
     return summarize(collection.compute(), classes)
+
+
+class WeightedMean(MeanMetric):
+    """A weighted mean with no NaN check: a NaN stays in the mean (DivergenceGuard reports it) and no step waits on
+    ``isnan(...).any()``, which would make a GPU synchronize.
+
+    torchmetrics' own ``MeanMetric(nan_strategy="disable")`` has no NaN check either, but (in 1.9) it also replaces
+    the weights by ones, turning a mean over samples into a mean of batch means.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(nan_strategy="disable", **kwargs)
+
+    def _cast_and_nan_check_input(self, x: float | torch.Tensor,
+                                  weight: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.as_tensor(x, dtype=self.dtype, device=self.device)
+        weight = torch.ones_like(x) if weight is None else torch.as_tensor(weight, dtype=self.dtype, device=self.device)
+        return x, weight
