@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from trainlab.data.decode import read_image
+from trainlab.data.series.panel import SeriesPanel
 from trainlab.data.series.split import WindowSplit
 from trainlab.data.specs import Classes, ImageSpec, InputSpec, TargetSpec
 
@@ -236,7 +237,7 @@ class DataBundle:
     input: InputSpec | None = None  # type: ignore[assignment]  # filled in __post_init__
     profile: dict[str, Any] = field(default_factory=dict)
     target_spec: TargetSpec | None = None
-    panel: Any = None
+    panel: SeriesPanel | None = None
 
     def __post_init__(self) -> None:
         if self.input is None:

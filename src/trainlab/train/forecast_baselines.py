@@ -34,6 +34,7 @@ FORECAST_BASELINES: Registry[np.ndarray] = Registry[np.ndarray]("forecasting bas
 
 def _history(bundle: DataBundle) -> np.ndarray:
     """[S, T] the panel's values in units, a week without a row read as 0."""
+    assert bundle.panel is not None, "a bundle of windows keeps the panel they were cut from"
     return np.nan_to_num(np.asarray(bundle.panel.values, dtype=np.float64))
 
 

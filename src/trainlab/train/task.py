@@ -199,10 +199,11 @@ class RegressionModule(TaskModule):
         """predictions.csv: one row per predicted value (window, step) whose week has a row, in units, with its date
         and weight."""
         test = bundle.test
-        assert isinstance(test, WindowSplit) and self.test_predictions is not None, "the test loop ran"
-        dates = bundle.panel.dates
+        panel = bundle.panel
+        assert isinstance(test, WindowSplit) and panel is not None and self.test_predictions is not None
+        dates = panel.dates
         steps = (test.origin[:, None] + torch.arange(1, test.horizon + 1)).tolist()
-        return forecast_table(test.ids, [bundle.panel.names[i] for i in test.series.tolist()],
+        return forecast_table(test.ids, [panel.names[i] for i in test.series.tolist()],
                               [[dates[step] for step in row] for row in steps], test.units(test.y).numpy(),
                               self.test_predictions.numpy(), test.weight.numpy(), mask=test.mask.numpy())
 
