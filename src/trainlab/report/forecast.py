@@ -26,12 +26,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
 from trainlab.artifacts import read_forecasts
+from trainlab.data.series.windows import TOO_SHORT_SHOWN
 from trainlab.report.formats import fmt_amount, fmt_value
 from trainlab.report.metric import is_better, relative_gain
 from trainlab.report.plots import TRAIN_COLOR, VAL_COLOR, plain_label, save_figure
 
 TOP_SERIES = 4
-TOO_SHORT_SHOWN = 20
 SCATTER_POINTS = 20_000  # residuals drawn in the scatter (a fixed random sample beyond that)
 TRUE_COLOR, PREDICTED_COLOR, WEIGHTED_COLOR = "#333333", TRAIN_COLOR, VAL_COLOR
 SPLITS = ("train", "val", "test")
@@ -170,8 +170,8 @@ def _series_facts(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
     short = list(profile.get("too_short", []))
     count = int(profile.get("too_short_count", len(short)))
     if count:
-        names = _join(short[:TOO_SHORT_SHOWN]) + (f", … and {count - len(short[:TOO_SHORT_SHOWN]):,} more"
-                                                  if count > len(short[:TOO_SHORT_SHOWN]) else "")
+        shown = short[:TOO_SHORT_SHOWN]
+        names = _join(shown) + (f", … and {count - len(shown):,} more" if count > len(shown) else "")
         facts.append(("Too short", f"{count:,} series too short for one window" + (f": {names}" if names else "")))
     if "rows" in profile:
         facts.append(("Rows", f"{profile['rows']:,} rows read"))

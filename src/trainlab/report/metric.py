@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 FRACTION = "fraction"
-UNRESOLVED = "target"  # a task's placeholder for "the target's unit", left when the data names none
 DEFAULT_PRIMARY: dict[str, Any] = {"name": "accuracy", "higher_is_better": True, "unit": FRACTION}
 LABELS = {"accuracy": "accuracy", "wmae": "WMAE", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "f1_macro": "macro F1",
           "loss": "loss", "bleu": "BLEU"}
@@ -24,7 +23,6 @@ def metric_descriptor(primary: Mapping[str, Any] | None) -> dict[str, Any]:
     (empty or None: accuracy). ``header`` is the label with its unit, for table headings: ``"WMAE (sales)"``."""
     merged = dict(primary) if primary and primary.get("name") else DEFAULT_PRIMARY
     name, unit = str(merged["name"]), str(merged.get("unit") or "")
-    unit = "" if unit == UNRESOLVED else unit
     label = LABELS.get(name, name)
     shown_unit = "" if unit == FRACTION else unit
     return {"name": name, "label": label, "higher_is_better": bool(merged.get("higher_is_better", True)), "unit": unit,

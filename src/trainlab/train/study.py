@@ -289,8 +289,8 @@ def test_headline(metrics: VariantMetrics) -> str:
     """``test accuracy 91.20%`` or ``test WMAE 1,523 (RMSE 3,410, R² 0.9741)``: the run's line on the console."""
     test = metrics.test
     if isinstance(test, RegressionTestScore):
-        name = primary_metric(metrics.task).name.upper()
-        return f"test {name} {fmt_amount(test.wmae)} (RMSE {fmt_amount(test.rmse)}, R² {test.r2:.4f})"
+        name = primary_metric(metrics.task).name
+        return f"test {name.upper()} {fmt_amount(getattr(test, name))} (RMSE {fmt_amount(test.rmse)}, R² {test.r2:.4f})"
     return f"test accuracy {test.accuracy:.2%}"
 
 
