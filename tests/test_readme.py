@@ -18,7 +18,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 # Commands that need the user's data, a run folder or a file the README only names; they are checked for their
 # options alone.
 PLACEHOLDERS = ("...", "path/to", "RUN_A", "runs/vgg13-ablation/", "weights.yaml", "my-study.yaml", "cnn_dataset")
-LONG = ("run",)  # training runs are tested elsewhere
+LONG = ("run", "pretrain", "style")  # training runs and style transfer are tested elsewhere (tests/train, tests/style)
 
 
 def readme_commands() -> list[str]:

@@ -244,6 +244,7 @@ class DataSummary(Record):
     fingerprint: str | None = None  # absent in runs written before resumes checked the data
     input: dict[str, Any] = Field(default_factory=dict)  # InputSpec.describe(); {} in runs of images before kinds
     profile: dict[str, Any] = Field(default_factory=dict)  # the data kind's facts for its EDA figures
+    split_note: str = ""  # where each split came from, in words (absent in older runs)
     figures: list[DataFigure] = Field(default_factory=list)
 
 
@@ -398,12 +399,15 @@ class InputRecord(Record):
     classes: list[str]
     input: dict[str, Any]
     target: dict[str, Any] = Field(default_factory=dict)  # TargetSpec.describe() for regression
+    # Images: the per-channel {"mean", "std"} the model's inputs were normalized with (the train split's, or a
+    # pretrained backbone's own); absent in runs written before it was recorded (study.json has the split's).
+    normalize: dict[str, list[float]] = Field(default_factory=dict)
 
 
-def input_record(task: str, bundle: Any) -> InputRecord:
-    """The :class:`InputRecord` of a DataBundle."""
+def input_record(task: str, bundle: Any, normalize: dict[str, list[float]] | None = None) -> InputRecord:
+    """The :class:`InputRecord` of a DataBundle (and, for images, the normalization the model was fed)."""
     spec = bundle.input_spec
     payload = spec.to_dict() if hasattr(spec, "to_dict") else spec.describe()
     target = bundle.target
     return InputRecord(task=task, classes=list(bundle.classes), input=payload,
-                       target=target.describe() if hasattr(target, "describe") else {})
+                       target=target.describe() if hasattr(target, "describe") else {}, normalize=normalize or {})

@@ -51,12 +51,18 @@ def run(
                           "stop; no run folder is made")] = False,
 ) -> None:
     """Run every variant of a recipe's study and write runs/<study>/<timestamp>/report.html and report.md."""
+    _run_recipe(recipe, data, overrides or [], out, resume, dry_run)
+
+
+def _run_recipe(recipe: str, data: Path | None, overrides: list[str], out: Path | None, resume: Path | None,
+                dry_run: bool) -> Path | None:
+    """``trainlab run``'s work: the run folder, or None for a dry run."""
     from trainlab.config import load_recipe
     from trainlab.errors import StudyInterrupted
     from trainlab.train.study import run_study
 
     # Paths are set as strings, not parsed as YAML like --set values (a path may hold '#', ': ' or look like a number).
-    pairs = _parse_options(overrides or [])
+    pairs = _parse_options(overrides)
     if out is not None:
         pairs["output.dir"] = str(out)
     loaded = load_recipe(recipe, pairs)
@@ -71,16 +77,45 @@ def run(
             echo(line)
         echo(f"dry run: nothing trained, no run folder made (decoded data may stay cached in "
              f"{loaded.output.cache_dir}, for the run to reuse)")
-        return
+        return None
     try:
-        run_study(loaded, resume=resume, notify=echo)
+        return run_study(loaded, resume=resume, notify=echo)
     except StudyInterrupted as stopped:
-        again = resume_command(recipe, data, overrides or [], out, Path(str(stopped.run_dir)))
+        again = resume_command(recipe, data, overrides, out, Path(str(stopped.run_dir)))
         print_error(f"{stopped}; continue with: {again}", label="interrupted")
         raise typer.Exit(code=INTERRUPTED) from None
     except KeyboardInterrupt:
         print_error("before the run folder was made; nothing was written", label="interrupted")
         raise typer.Exit(code=INTERRUPTED) from None
+
+
+@app.command()
+@user_errors
+def pretrain(
+    model: Annotated[str, typer.Argument(help="an image model, e.g. resnet18 or vgg13")],
+    data: Annotated[Path, typer.Option(help="an image folder, .zip or .tar.gz of class folders (e.g. the course's "
+                                            "cnn_dataset.tar.gz)")],
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="override any key of the pretrain recipe, e.g. "
+                                                     "--set training.epochs=20")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="parent folder of runs (default: runs)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue an interrupted pretraining run folder")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and stop")] = False,
+) -> None:
+    """Train MODEL on an image folder as an offline source of pretrained weights (the `pretrain` recipe), and print
+    the option that starts the transfer recipe from them."""
+    from trainlab.errors import TrainlabError
+    from trainlab.models import INPUT_NAMES, model_input, model_names
+
+    if model in model_names() and model_input(model) != "image":
+        raise TrainlabError(f"trainlab pretrain trains image models; {model!r} reads {INPUT_NAMES[model_input(model)]}"
+                            f". Image models: {', '.join(model_names('image'))}")
+    run_dir = _run_recipe("pretrain", data, [f"model.name={model}", *(overrides or [])], out, resume, dry_run)
+    if run_dir is not None:
+        weights = shlex.quote(str(run_dir / "base"))
+        echo(f"pretrained weights: {run_dir / 'base'}\nuse them with: trainlab run transfer --data FOLDER "
+             f"--set model.options.weights={weights}")
 
 
 def resume_command(recipe: str, data: Path | None, overrides: list[str], out: Path | None, run_dir: Path) -> str:
@@ -337,8 +372,10 @@ def _register_labs() -> None:
     """The labs beyond training: from-scratch nets (gradcheck, gradflow, lstm-step) and calculators (calc)."""
     from trainlab.calc.cli import calc_app
     from trainlab.checks.cli import register
+    from trainlab.style.cli import register as register_style
 
     register(app)
+    register_style(app)
     app.add_typer(calc_app, name="calc", help="layer output shapes and parameter counts (PyTorch and Keras)")
 
 

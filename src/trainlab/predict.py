@@ -30,7 +30,6 @@ from trainlab.artifacts import (
     INPUT_FILE,
     STUDY_FILE,
     InputRecord,
-    StudyRecord,
     evaluated_checkpoint,
     read_record,
 )
@@ -71,15 +70,6 @@ class SourcedText:
 # --- which folder ----------------------------------------------------------------------------------------------------
 
 
-def _run_folders(run_dir: Path) -> list[Path]:
-    """Every variant run (one per variant and seed) that ``run_dir``'s study.json lists."""
-    record = read_record(run_dir / STUDY_FILE, StudyRecord, "the study description written by `trainlab run`")
-    # Runs written before repeated seeds existed list no runs: the variant's folder is its one run.
-    folders = [folder for variant in record.variants
-               for folder in ([run.folder for run in variant.runs] or [variant.folder])]
-    return [run_dir / folder for folder in folders]
-
-
 def resolve_variant_dir(path: Path) -> Path:
     """The variant folder ``path`` names: itself, or the single variant run of a run folder; anything else is one
     TrainlabError that says what is missing or lists the folders to choose from."""
@@ -88,7 +78,9 @@ def resolve_variant_dir(path: Path) -> Path:
     if not path.is_dir():
         raise TrainlabError(f"{path} is a file, not a folder; {VARIANT_FOLDER}")
     if (path / STUDY_FILE).is_file():
-        folders = _run_folders(path)
+        from trainlab.models.weights import study_runs
+
+        folders = study_runs(path)
         if len(folders) == 1:
             return folders[0]
         listed = ", ".join(str(folder) for folder in folders) or "none"

@@ -68,7 +68,7 @@ def test_split_folders_on_the_file_path(make_split_folder: object, tmp_path: Pat
     root = make_split_folder({"train": 12, "valid": 3})  # type: ignore[operator]
     memory, files = both(root, tmp_path)
     assert files.counts() == memory.counts() == {
-        "train": {"a": 10, "b": 10}, "val": {"a": 3, "b": 3}, "test": {"a": 2, "b": 2},
+        "train": {"a": 10, "b": 10}, "val": {"a": 2, "b": 2}, "test": {"a": 3, "b": 3},  # test: the valid/ folder
     }
     assert torch.equal(whole_split(files.test)[0], memory.test.images)
 

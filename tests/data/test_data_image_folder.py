@@ -89,11 +89,21 @@ def test_given_train_val_test_folders_are_respected(make_split_folder: Callable,
     }
 
 
-def test_missing_test_folder_is_carved_from_train(make_split_folder: Callable, tmp_path: Path) -> None:
+def test_a_val_folder_without_test_folder_is_the_held_out_set(make_split_folder: Callable, tmp_path: Path) -> None:
     root = make_split_folder({"train": 12, "valid": 3})
     bundle = build_dataset(config(root), tmp_path / "cache")
-    # test takes 0.15 / (0.70 + 0.15) of the 24 train images: round(4.24) = 4, stratified 2 + 2
-    assert bundle.counts() == {"train": {"a": 10, "b": 10}, "val": {"a": 3, "b": 3}, "test": {"a": 2, "b": 2}}
+    # test is the valid/ folder; val takes 0.15 / (0.70 + 0.15) of the 24 train images: round(4.24) = 4, 2 + 2
+    assert bundle.counts() == {"train": {"a": 10, "b": 10}, "val": {"a": 2, "b": 2}, "test": {"a": 3, "b": 3}}
+    assert all(Path(name).parts[0] == "valid" for name in bundle.test.ids)
+    assert bundle.split_note.startswith("test = the valid/ folder, held out (there is no test folder); val = 18% of "
+                                        "the train/ folder, stratified")
+
+
+def test_missing_val_folder_is_carved_from_train(make_split_folder: Callable, tmp_path: Path) -> None:
+    root = make_split_folder({"train": 12, "test": 3})
+    bundle = build_dataset(config(root), tmp_path / "cache")
+    assert bundle.counts() == {"train": {"a": 10, "b": 10}, "val": {"a": 2, "b": 2}, "test": {"a": 3, "b": 3}}
+    assert bundle.split_note == "test = the test/ folder; val = 18% of the train/ folder, stratified; train = the rest"
 
 
 def test_split_folders_with_different_classes_fail(

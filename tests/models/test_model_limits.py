@@ -105,9 +105,10 @@ def test_check_model_options_without_data() -> None:
     check_model_options("resnet18", {})
     with pytest.raises(TrainlabError, match=r"^unknown model 'alexnet'.*vgg13"):
         check_model_options("alexnet", {})
-    with fails_with("model 'resnet18' has no option 'batch_norm'; its options: (none)"):
+    with fails_with("model 'resnet18' has no option 'batch_norm'; its options: weights, freeze, backbone_lr_scale"):
         check_model_options("resnet18", {"batch_norm": True})
-    with fails_with("model 'vgg13' has no option 'hiden'; its options: batch_norm, hidden, pool_last"):
+    with fails_with("model 'vgg13' has no option 'hiden'; its options: batch_norm, hidden, pool_last, weights, freeze, "
+                    "backbone_lr_scale"):
         check_model_options("vgg13", {"hiden": [64]})
     with fails_with("model 'vgg13': 'width' is a common argument, not an option; set it directly"):
         check_model_options("vgg13", {"width": 2})

@@ -11,8 +11,15 @@ import torch
 
 from trainlab.config import TrainingConfig
 from trainlab.errors import TrainlabError
+from trainlab.models import build_model
 from trainlab.train import runtime as runtime_module
-from trainlab.train.callbacks import DivergenceGuard, HistoryRecorder, TrainingDiverged, TrainThroughput
+from trainlab.train.callbacks import (
+    DivergenceGuard,
+    FrozenBackbone,
+    HistoryRecorder,
+    TrainingDiverged,
+    TrainThroughput,
+)
 from trainlab.train.runtime import resolve_runtime
 
 
@@ -123,3 +130,26 @@ def test_runtime_cpu_is_fp32_and_deterministic_and_gpu_gets_bf16(monkeypatch: py
     assert (gpu.accelerator, gpu.precision, gpu.channels_last, gpu.deterministic) == ("gpu", "bf16-mixed", True, False)
     assert gpu.device_name == "cuda: Pretend GPU"
     assert resolve_runtime(TrainingConfig(accelerator="cpu")).accelerator == "cpu"
+
+
+def test_frozen_backbone_keeps_frozen_batch_norm_in_eval_mode(tmp_path: Any) -> None:
+    source = build_model("resnet18", in_channels=3, num_classes=2, image_size=32, width=0.125)
+    for module in source.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+    torch.save(source.state_dict(), tmp_path / "weights.pt")
+    model = build_model("resnet18", in_channels=3, num_classes=2, image_size=32, width=0.125,
+                        options={"weights": str(tmp_path / "weights.pt"), "freeze": True})
+    module, callback = SimpleNamespace(model=model), FrozenBackbone()
+    callback.freeze_before_training(module)
+    model.train()  # what Lightning does at the start of every training epoch
+    callback.on_train_epoch_start(_trainer(optimizers=[]), module)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(norm.training for norm in norms) and model.fc.training
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        in_training = model(x)
+        # the frozen network computes in training exactly what it computes in evaluation (pretrained statistics,
+        # not the batch's), and its running statistics do not move
+        assert torch.equal(in_training, model.eval()(x))
+    assert torch.equal(norms[0].running_mean, source.stem[1].running_mean)

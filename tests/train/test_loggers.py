@@ -170,8 +170,8 @@ def test_a_resumed_run_continues_its_tensorboard_folder_and_mlflow_run(tmp_path:
     recipe = _recipe(tmp_path, "study.mode=single", _installed_loggers(), store=store)
     original = fit_module._Callbacks.__init__
 
-    def with_ctrl_c(self: Any, recipe: Recipe, out_dir: Path) -> None:
-        original(self, recipe, out_dir)
+    def with_ctrl_c(self: Any, recipe: Recipe, out_dir: Path, model: Any) -> None:
+        original(self, recipe, out_dir, model)
         self.all.append(_CtrlC())
 
     with monkeypatch.context() as patch:

@@ -55,8 +55,8 @@ class _CtrlC(L.Callback):
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, epoch: int, batch: int) -> None:
     original = fit_module._Callbacks.__init__
 
-    def with_ctrl_c(self: fit_module._Callbacks, recipe: object, out_dir: Path) -> None:
-        original(self, recipe, out_dir)  # type: ignore[arg-type]
+    def with_ctrl_c(self: fit_module._Callbacks, recipe: object, out_dir: Path, model: object) -> None:
+        original(self, recipe, out_dir, model)  # type: ignore[arg-type]
         self.all.append(_CtrlC(epoch, batch))
 
     monkeypatch.setattr(fit_module._Callbacks, "__init__", with_ctrl_c)

@@ -238,6 +238,7 @@ class DataBundle:
     profile: dict[str, Any] = field(default_factory=dict)
     target_spec: TargetSpec | None = None
     panel: SeriesPanel | None = None
+    split_note: str = ""  # where each split came from, in words (e.g. "test = the val/ folder, held out")
 
     def __post_init__(self) -> None:
         if self.input is None:
@@ -338,6 +339,7 @@ class DataBundle:
             "fingerprint": self.fingerprint(),
             "input": self.input_spec.describe(),
             "profile": self.profile,
+            "split_note": self.split_note,
         }
         if not self.is_image:
             return common

@@ -4,8 +4,10 @@ Two layouts are understood:
 
 * ``root/<class>/<images>`` — split here, stratified, by ``data.split`` with ``data.split_seed``;
 * ``root/train/<class>/...`` plus ``root/val|valid|validation/<class>/...`` and/or ``root/test/<class>/...`` — the
-  given split is kept as is; a missing val (or test) split is carved from train, stratified, taking
-  ``val / (train + val)`` (or ``test / (train + test)``) of it.
+  given split is kept as is, with one exception: a ``val`` folder without a ``test`` folder is the held-out set (the
+  test split; e.g. hymenoptera_data's ``train/`` + ``val/``), as in the papers and tutorials that publish numbers on
+  it. A missing val split is then carved from train, stratified, taking ``val / (train + val)`` of it (a missing test
+  split likewise takes ``test / (train + test)``). ``DataBundle.split_note`` says which folder became which split.
 
 Images may sit in sub-folders of a class folder. Files that cannot be read are skipped and reported, not fatal. A
 class folder (or split folder) may be a link; links to folders inside a class folder are not followed, and a file with
@@ -236,6 +238,8 @@ def _split_rows(
         )
         return {"train": train, "val": val, "test": test}
     result = dict(rows)
+    if "test" not in result:  # a val folder alone is the held-out set; validation is carved from train
+        result["test"] = result.pop("val")
     for missing, fraction in (("val", fractions.val), ("test", fractions.test)):
         if missing not in result:
             share = fraction / (fractions.train + fraction)
@@ -265,6 +269,22 @@ def _scan(
     groups = {group: {name: files[:limit] if limit else files for name, files in by_class.items()}
               for group, by_class in groups.items()}
     return groups, folders, sorted(next(iter(groups.values())))
+
+
+def split_note(cfg: DataConfig, folders: dict[str, Path]) -> str:
+    """Where each split came from, in words, for the report."""
+    if not folders:
+        split = cfg.split
+        return (f"a stratified {split.train:.0%} / {split.val:.0%} / {split.test:.0%} split of the class folders "
+                f"(split seed {cfg.split_seed})")
+    named = {group: f"the {folder.name}/ folder" for group, folder in folders.items()}
+    carved = f"val = {cfg.split.val / (cfg.split.train + cfg.split.val):.0%} of {named['train']}, stratified"
+    if "test" not in folders:
+        return (f"test = {named['val']}, held out (there is no test folder); {carved}, for checkpoint selection and "
+                "early stopping; train = the rest")
+    if "val" not in folders:
+        return f"test = {named['test']}; {carved}; train = the rest"
+    return f"train, val and test = {named['train']}, {named['val']} and {named['test']}, as given"
 
 
 @DATASETS.register("image_folder")
@@ -303,4 +323,5 @@ def build_image_folder(cfg: DataConfig, cache_dir: Path) -> DataBundle:
         classes=classes,
         skipped=sorted(skipped, key=lambda item: item.path),
         source=f"image_folder:{cfg.path}",
+        split_note=split_note(cfg, folders),
     )

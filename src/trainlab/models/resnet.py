@@ -10,6 +10,9 @@ The network is a stem, four stages of residual blocks, global average pooling an
 A :class:`BasicBlock` computes ``relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x))``; the shortcut is the identity
 unless the block changes stride or channels, then it is a 1×1 conv (no bias) + BN. Global pooling makes the network
 accept any ``image_size``. Initialisation follows torchvision: Kaiming-normal convs, BatchNorm weight 1 and bias 0.
+
+Module names follow torchvision's but for the stem (``stem.0``/``stem.1`` for its ``conv1``/``bn1``), so a torchvision
+``state_dict`` loads after that one rename (:meth:`ResNet.align_pretrained`; see :mod:`trainlab.models.transfer`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from torch import nn
 
 from trainlab.models.common import scaled
 from trainlab.models.registry import MODELS
+from trainlab.models.transfer import apply_pretrained
 
 LAYERS: dict[str, tuple[int, ...]] = {
     "resnet18": (2, 2, 2, 2),
 }
 STAGE_CHANNELS = (64, 128, 256, 512)
+TORCHVISION_STEM = {"conv1.": "stem.0.", "bn1.": "stem.1."}  # torchvision's name → trainlab's
 
 
 class BasicBlock(nn.Module):
@@ -53,6 +58,10 @@ class BasicBlock(nn.Module):
 
 class ResNet(nn.Module):
     """Stem → four stages of :class:`BasicBlock` → global average pool → (Dropout) → Linear."""
+
+    # What transfer learning keeps and replaces (trainlab.models.transfer): every tensor before the head, and ``fc``.
+    backbone_prefixes = ("stem.", "layer1.", "layer2.", "layer3.", "layer4.")
+    output_prefix = "fc."
 
     def __init__(self, blocks: tuple[int, ...], in_channels: int, num_classes: int, dropout: float, width: float):
         super().__init__()
@@ -82,6 +91,20 @@ class ResNet(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    @staticmethod
+    def torchvision_layout(state: dict[str, torch.Tensor]) -> bool:
+        """True for torchvision's key names (its stem is ``conv1``/``bn1``)."""
+        return "conv1.weight" in state
+
+    @staticmethod
+    def align_pretrained(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` with torchvision's stem keys renamed to trainlab's; other keys are the same in both."""
+        renamed = {}
+        for key, value in state.items():
+            old = next((prefix for prefix in TORCHVISION_STEM if key.startswith(prefix)), None)
+            renamed[TORCHVISION_STEM[old] + key[len(old):] if old else key] = value
+        return renamed
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
@@ -97,10 +120,18 @@ def build_resnet(
     image_size: int,
     dropout: float = 0.0,
     width: float = 1.0,
+    weights: str | None = None,
+    freeze: bool = False,
+    backbone_lr_scale: float = 1.0,
 ) -> ResNet:
-    """Build the ResNet with block counts ``LAYERS[layers_name]``; global pooling makes ``image_size`` free."""
+    """Build the ResNet with block counts ``LAYERS[layers_name]``; global pooling makes ``image_size`` free.
+
+    ``weights``, ``freeze`` and ``backbone_lr_scale`` start it from pretrained weights
+    (:mod:`~trainlab.models.transfer`).
+    """
     del image_size  # any size works: the stem and strides only shrink it, never below 1
-    return ResNet(LAYERS[layers_name], in_channels, num_classes, dropout, width)
+    model = ResNet(LAYERS[layers_name], in_channels, num_classes, dropout, width)
+    return apply_pretrained(model, layers_name, weights=weights, freeze=freeze, backbone_lr_scale=backbone_lr_scale)
 
 
 for _name in LAYERS:

@@ -12,11 +12,16 @@ by a dummy forward through ``features`` at build time, so it follows ``image_siz
 five pools leave 512×1×1; dropping the fifth (``pool_last=False``) leaves 512×2×2 = 2048 features.
 
 ``width`` scales every conv channel count and every hidden size by ``max(1, round(c * width))``.
+
+VGG-11, -16 and -19 are registered beside VGG-13 (their features feed ``trainlab style``); at 3×224×224 with 1,000
+classes each has torchvision's parameter count, and ``features.N`` / ``classifier.N`` are torchvision's names, so its
+``state_dict`` files load as they are (:mod:`trainlab.models.transfer`).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 import torch
@@ -25,11 +30,17 @@ from torch import nn
 from trainlab.errors import TrainlabError
 from trainlab.models.common import scaled
 from trainlab.models.registry import MODELS
+from trainlab.models.transfer import apply_pretrained
 
 MAX_HIDDEN = 1 << 20  # units of one classifier layer: 256x the reference 4,096; more overflows torch's sizes
 CFGS: dict[str, list[int | str]] = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
+CLASSIFIER_WEIGHT = re.compile(r"classifier\.(\d+)\.weight")
+IMAGENET_CLASSES = 1000
 
 
 def make_layers(cfg: Sequence[int | str], in_channels: int, width: float, batch_norm: bool) -> nn.Sequential:
@@ -51,6 +62,10 @@ def make_layers(cfg: Sequence[int | str], in_channels: int, width: float, batch_
 
 class VGG(nn.Module):
     """``features`` (convs and pools) → flatten → ``classifier`` (hidden Linear layers, then the output Linear)."""
+
+    # What transfer learning keeps (trainlab.models.transfer): the features must load; hidden classifier layers load
+    # when their shapes fit (the same flatten size), and the output Linear is always new.
+    backbone_prefixes = ("features.",)
 
     def __init__(
         self,
@@ -96,6 +111,35 @@ class VGG(nn.Module):
                 nn.init.normal_(module.weight, 0.0, 0.01)
                 nn.init.zeros_(module.bias)
 
+    @property
+    def output_prefix(self) -> str:
+        return f"classifier.{len(self.classifier) - 1}."
+
+    @staticmethod
+    def torchvision_layout(state: dict[str, torch.Tensor]) -> bool:
+        """True for a file whose last classifier layer has ImageNet's 1,000 classes (torchvision's VGG files)."""
+        layers = sorted(int(m.group(1)) for key in state if (m := CLASSIFIER_WEIGHT.fullmatch(key)))
+        return bool(layers) and state[f"classifier.{layers[-1]}.weight"].shape[0] == IMAGENET_CLASSES
+
+    def align_pretrained(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` with its classifier's Linear layers renumbered onto this model's, in order (hidden to hidden,
+        output to output): Dropout layers shift the indices (torchvision's 0/3/6 are 0/2/4 without Dropout). Hidden
+        layers the model does not have are kept under an ``unused.`` name, so they count as unexpected."""
+        theirs = sorted({int(m.group(1)) for key, value in state.items()
+                         if (m := CLASSIFIER_WEIGHT.fullmatch(key)) and value.ndim == 2})
+        ours = [index for index, module in enumerate(self.classifier) if isinstance(module, nn.Linear)]
+        mapping = dict(zip(theirs[:-1], ours[:-1], strict=False))
+        if theirs:
+            mapping[theirs[-1]] = ours[-1]
+        aligned = {}
+        for key, value in state.items():
+            parts = key.split(".")
+            if parts[0] == "classifier" and len(parts) == 3 and parts[1].isdigit():
+                index = int(parts[1])
+                key = f"classifier.{mapping[index]}.{parts[2]}" if index in mapping else f"unused.{key}"
+            aligned[key] = value
+        return aligned
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
 
@@ -111,8 +155,12 @@ def build_vgg(
     batch_norm: bool = False,
     hidden: Sequence[int] = (4096, 4096),
     pool_last: bool = True,
+    weights: str | None = None,
+    freeze: bool = False,
+    backbone_lr_scale: float = 1.0,
 ) -> VGG:
-    """Build the VGG of configuration ``cfg_name``; see the module docstring for the options."""
+    """Build the VGG of configuration ``cfg_name``; see the module docstring for the options, and
+    :mod:`~trainlab.models.transfer` for ``weights``, ``freeze`` and ``backbone_lr_scale``."""
     if not isinstance(batch_norm, bool):
         raise TrainlabError(f"model {cfg_name!r} option 'batch_norm' must be true or false, got {batch_norm!r}")
     if not isinstance(pool_last, bool):
@@ -140,7 +188,8 @@ def build_vgg(
         )
 
     features = make_layers(cfg, in_channels, width, batch_norm)
-    return VGG(features, in_channels, image_size, num_classes, [scaled(h, width) for h in hidden], dropout)
+    model = VGG(features, in_channels, image_size, num_classes, [scaled(h, width) for h in hidden], dropout)
+    return apply_pretrained(model, cfg_name, weights=weights, freeze=freeze, backbone_lr_scale=backbone_lr_scale)
 
 
 for _name in CFGS:

@@ -78,6 +78,7 @@ def _data_summary(data: DataSummary) -> dict[str, Any]:
         "mean": data.mean,
         "std": data.std,
         "fingerprint": data.fingerprint,
+        "split_note": data.split_note,
         "skipped": [item.model_dump() for item in data.skipped],
     }
 

@@ -171,7 +171,8 @@ def render(run_dir: Path) -> tuple[Path, Path]:
             samples_word=SAMPLES_WORDS.get(run["data"]["kind"], "samples"),
             regression=run["task"] == "regression",
             splits=split_rows(run["data"]) if run["data"]["kind"] == "window" else [],
-            models_differ=len({(v["model"], v["params"]) for v in run["variants"] if v["status"] == DONE}) > 1,
+            models_differ=len({(v["model"], v["params"], v["trainable_params"]) for v in run["variants"]
+                               if v["status"] == DONE}) > 1,
             skipped_shown=SKIPPED_SHOWN,
         ))
     html_path = atomic_write_text(run_dir / "report.html", outputs[0])

@@ -94,4 +94,17 @@ def fmt_notes(notes: dict[str, Any]) -> str:
     if "coverage" in notes:
         return (f"{notes.get('embeddings', 'pretrained embeddings')} covers {_percent(notes['coverage'])} of the "
                 f"vocabulary ({notes.get('found', 0):,} of {notes.get('vocab', 0):,} tokens)")
+    if "weights" in notes:
+        return _pretrained_notes(notes)
     return ", ".join(f"{key} {value}" for key, value in notes.items())
+
+
+def _pretrained_notes(notes: dict[str, Any]) -> str:
+    """Where a pretrained model's weights came from and how they were used (see trainlab.models.transfer)."""
+    new = notes.get("new_layers") or []
+    unexpected = notes.get("unexpected_tensors", 0)
+    return (f"pretrained weights from {notes.get('weights_kind', 'a file')} {notes['weights']} "
+            f"({notes.get('pretrained_tensors', 0):,} tensors loaded; new: {', '.join(new) or 'none'}"
+            + (f"; {unexpected:,} tensors of the file unused" if unexpected else "")
+            + f"), {notes.get('training', 'fine-tuned')}, inputs normalized with "
+            + str(notes.get("normalization", "the weights' own statistics")))

@@ -1,4 +1,5 @@
-"""Small Lightning callbacks that trainlab needs beyond Lightning's own: speed, per-epoch history, divergence."""
+"""Small Lightning callbacks that trainlab needs beyond Lightning's own: speed, per-epoch history, divergence, and a
+frozen backbone for feature extraction."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.callbacks import BaseFinetuning, RichProgressBar
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from trainlab.errors import TrainlabError
+from trainlab.models.transfer import frozen_modules
 from trainlab.report.plots import history_columns
 from trainlab.train.inputs import batch_size
 
@@ -182,3 +185,32 @@ class DivergenceGuard(L.Callback):
         where = f"epoch {epoch}" + (f", batch {batch}" if batch is not None else "")
         raise TrainingDiverged(f"{what} at {where} (lr {self._epoch_lr:g}); lower training.lr or check the data",
                                epoch=epoch, batch=batch, lr=self._epoch_lr)
+
+
+class FrozenBackbone(BaseFinetuning):
+    """Feature extraction: the model's frozen modules (pretrained, ``requires_grad`` off; see
+    :func:`trainlab.models.transfer.frozen_modules`) stay frozen, and their BatchNorm layers stay in eval mode.
+
+    Lightning's :class:`BaseFinetuning` freezes them (and stops their BatchNorm layers from tracking statistics) before
+    the optimizer is made and keeps its parameter groups right on resume. A BatchNorm layer that no longer tracks
+    statistics would still normalize with each training batch's own mean and variance in train mode, and so differ
+    from the frozen network it came from; eval mode makes it use its pretrained running statistics in training too.
+    """
+
+    @staticmethod
+    def needed(model: torch.nn.Module) -> bool:
+        """True when the model has frozen BatchNorm layers (frozen layers without statistics need nothing more than
+        ``requires_grad`` off, which the model's builder did)."""
+        return any(isinstance(module, _BatchNorm) for module in frozen_modules(model))
+
+    def freeze_before_training(self, pl_module: L.LightningModule) -> None:
+        self.freeze(frozen_modules(pl_module.model), train_bn=False)
+
+    def finetune_function(self, pl_module: L.LightningModule, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        """Nothing is unfrozen during training: the backbone stays frozen for every epoch."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        for module in frozen_modules(pl_module.model):
+            if isinstance(module, _BatchNorm):
+                module.eval()

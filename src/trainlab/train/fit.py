@@ -52,11 +52,12 @@ from trainlab.report.summary import model_summary
 from trainlab.train.callbacks import (
     DivergenceGuard,
     EpochProgressBar,
+    FrozenBackbone,
     HistoryRecorder,
     TrainingDiverged,
     TrainThroughput,
 )
-from trainlab.train.inputs import InputAdapter, build_input_adapter
+from trainlab.train.inputs import ImageInput, InputAdapter, build_input_adapter
 from trainlab.train.loggers import build_loggers
 from trainlab.train.resume import LAST_CHECKPOINT, ResumePoint
 from trainlab.train.runtime import Runtime
@@ -158,7 +159,7 @@ class VariantResult:
 class _Callbacks:
     """The callbacks of one variant's Trainer, by role (Lightning gets them as a list)."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path) -> None:
+    def __init__(self, recipe: Recipe, out_dir: Path, model: torch.nn.Module) -> None:
         self.checkpoint = ModelCheckpoint(
             dirpath=out_dir / "checkpoints", filename="best", monitor="val_loss", mode="min",
             save_top_k=1, save_weights_only=True, enable_version_counter=False,
@@ -171,6 +172,8 @@ class _Callbacks:
         if stopping is not None:
             self.all.append(EarlyStopping(monitor="val_loss", mode="min", patience=stopping.patience,
                                           min_delta=stopping.min_delta))
+        if FrozenBackbone.needed(model):
+            self.all.append(FrozenBackbone())
         if show_progress(recipe):
             self.all.append(EpochProgressBar(leave=False))
 
@@ -282,12 +285,12 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     model = build_recipe_model(recipe, len(bundle.classes), bundle.input_spec)
     channels_last = runtime.channels_last and bundle.is_image
-    inputs = build_input_adapter(bundle, recipe, channels_last)
+    inputs = build_input_adapter(bundle, recipe, channels_last, model)
     summary_text = _summary(model, inputs, bundle)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     task = build_task(model, inputs, bundle, recipe)
-    callbacks = _Callbacks(recipe, out_dir)
+    callbacks = _Callbacks(recipe, out_dir, model)
     trainer = _build_trainer(recipe, runtime, out_dir, callbacks.all, build_loggers(variant, out_dir))
     datamodule = BundleDataModule(bundle, recipe)
     last = callbacks.resume.path if callbacks.resume.path.is_file() else None
@@ -335,7 +338,8 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     atomic_write_text(out_dir / CONFIG_FILE, recipe.to_yaml())
     if not restored and metrics.best_epoch != metrics.epochs_run:
         _save_weights(task, out_dir / FINAL_CHECKPOINT)
-    input_record(recipe.task, bundle).write(out_dir / INPUT_FILE)
+    normalize = inputs.normalization() if isinstance(inputs, ImageInput) else None
+    input_record(recipe.task, bundle, normalize).write(out_dir / INPUT_FILE)
     atomic_write_text(out_dir / SUMMARY_FILE, summary_text)
     atomic_write_text(out_dir / HISTORY_FILE, history.to_csv(index=False))
     metrics.write(out_dir / METRICS_FILE)

@@ -40,6 +40,9 @@ class InputAdapter(nn.Module):
 class ImageInput(InputAdapter):
     """uint8 ``(images, labels)`` batches → ``{"x": normalized float images, "y": labels}`` on the device."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, spec: ImageSpec, mean: list[float], std: list[float], augment: BatchAugment | None,
                  channels_last: bool) -> None:
         super().__init__()
@@ -56,6 +59,10 @@ class ImageInput(InputAdapter):
 
     def example_input(self) -> tuple[torch.Tensor, ...]:
         return (torch.zeros(1, self.spec.channels, self.spec.height, self.spec.width),)
+
+    def normalization(self) -> dict[str, list[float]]:
+        """The per-channel mean and std the images are normalized with (recorded in ``input.json``)."""
+        return {"mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist()}
 
 
 class TokenInput(InputAdapter):
@@ -89,14 +96,18 @@ class WindowInput(InputAdapter):
         return torch.zeros(1, spec.window, spec.n_features), torch.zeros(1, spec.horizon, spec.n_future)
 
 
-def build_input_adapter(bundle: DataBundle, recipe: Recipe, channels_last: bool) -> InputAdapter:
-    """The adapter of the bundle's input kind."""
+def build_input_adapter(bundle: DataBundle, recipe: Recipe, channels_last: bool, model: nn.Module | None = None
+                        ) -> InputAdapter:
+    """The adapter of the bundle's input kind. Images are normalized with the train split's channel statistics, or
+    with the model's own when it was pretrained (``model.input_normalization``, see :mod:`trainlab.models.transfer`):
+    a pretrained backbone expects the inputs it was trained on."""
     spec = bundle.input_spec
     if isinstance(spec, TokenSpec):
         return TokenInput(spec)
     if isinstance(spec, WindowSpec):
         return WindowInput(spec)
-    mean, std = bundle.channel_stats()
+    pretrained = getattr(model, "input_normalization", None)
+    mean, std = (list(pretrained[0]), list(pretrained[1])) if pretrained else bundle.channel_stats()
     augmentation = recipe.regularization.augmentation
     return ImageInput(spec, mean, std, BatchAugment(augmentation) if augmentation else None, channels_last)
 

@@ -329,7 +329,7 @@ def time_steps(recipe: Recipe, bundle: DataBundle, runtime: Runtime, *, budget_s
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, training, recipe.regularization.weight_decay)
-    inputs = build_input_adapter(bundle, recipe, channels_last).to(device)
+    inputs = build_input_adapter(bundle, recipe, channels_last, model).to(device)
     task = build_task(model, inputs, bundle, recipe)
     batches = _repeat(loader)
 

@@ -35,6 +35,7 @@ from trainlab.errors import StudyInterrupted, TrainlabError
 from trainlab.io import atomic_write_text, check_writable_dir
 from trainlab.models import check_model_options, model_input, model_names
 from trainlab.models.recipe import build_recipe_model
+from trainlab.models.transfer import TRANSFER_OPTIONS
 from trainlab.report import render
 from trainlab.report.eda import plot_data_figures
 from trainlab.report.formats import fmt_amount
@@ -76,9 +77,25 @@ def check_settings(recipe: Recipe, variants: list[Variant], resume: Path | None 
     runtimes = {}
     for variant in variants:
         check_model_options(variant.recipe.model.name, variant.recipe.model.options)
+        check_pretrained(variant)
         runtimes[variant.name] = resolve_runtime(variant.recipe.training)
         check_training_settings(variant.recipe, runtimes[variant.name])
     return runtimes
+
+
+def check_pretrained(variant: Variant) -> None:
+    """Before the data is loaded: an image model's pretrained weights exist and fit it (read, and built on the meta
+    device with two placeholder classes: the output layer's fit is never an error)."""
+    options = variant.recipe.model.options
+    if model_input(variant.recipe.model.name) != "image" or not set(options) & set(TRANSFER_OPTIONS):
+        return
+    try:
+        with torch.device("meta"):
+            build_recipe_model(variant.recipe, 2)
+    except TrainlabError as error:
+        if not variant.techniques:
+            raise
+        raise TrainlabError(f"variant {variant.name!r}: {error}") from None
 
 
 INPUT_NAMES = {"image": "images", "tokens": "token sequences (texts)", "window": "time-series windows"}
