@@ -370,12 +370,14 @@ def eda(
 
 def _register_labs() -> None:
     """The labs beyond training: from-scratch nets (gradcheck, gradflow, lstm-step) and calculators (calc)."""
+    from trainlab.bench.cli import register as register_bench
     from trainlab.calc.cli import calc_app
     from trainlab.checks.cli import register
     from trainlab.style.cli import register as register_style
 
     register(app)
     register_style(app)
+    register_bench(app)
     app.add_typer(calc_app, name="calc", help="layer output shapes and parameter counts (PyTorch and Keras)")
 
 

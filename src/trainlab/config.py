@@ -92,6 +92,10 @@ class TrainingConfig(Strict):
     strategy: str = "auto"
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     channels_last: Literal["auto", True, False] = "auto"
+    # torch.compile of the model (in place, so checkpoints keep their keys): "auto" compiles on CUDA only. On 2 CPU
+    # cores it trains VGG-13 (width 1/8, 32 px) 1.22x faster after 46 s of compiling, which pays off only in runs of
+    # more than about 4 minutes; true compiles on the CPU too. A failed compilation falls back to eager.
+    compile: Literal["auto", True, False] = "auto"
     progress_bar: bool = True
     num_workers: Annotated[StrictInt, Field(ge=0, le=256)] = 0
 

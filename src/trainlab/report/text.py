@@ -90,13 +90,17 @@ def text_mistakes(run_dir: Path, run: dict[str, Any], per_class: int = MISTAKES_
 
 
 def fmt_notes(notes: dict[str, Any]) -> str:
-    """A variant's model notes in words, e.g. the vocabulary coverage of its pretrained embeddings."""
-    if "coverage" in notes:
-        return (f"{notes.get('embeddings', 'pretrained embeddings')} covers {_percent(notes['coverage'])} of the "
-                f"vocabulary ({notes.get('found', 0):,} of {notes.get('vocab', 0):,} tokens)")
-    if "weights" in notes:
-        return _pretrained_notes(notes)
-    return ", ".join(f"{key} {value}" for key, value in notes.items())
+    """A variant's model notes in words, e.g. the vocabulary coverage of its pretrained embeddings, where its weights
+    came from, whether torch.compile ran."""
+    rest = {key: value for key, value in notes.items() if key != "compile"}
+    if "coverage" in rest:
+        said = (f"{rest.get('embeddings', 'pretrained embeddings')} covers {_percent(rest['coverage'])} of the "
+                f"vocabulary ({rest.get('found', 0):,} of {rest.get('vocab', 0):,} tokens)")
+    elif "weights" in rest:
+        said = _pretrained_notes(rest)
+    else:
+        said = ", ".join(f"{key} {value}" for key, value in rest.items())
+    return "; ".join(part for part in (said, str(notes.get("compile") or "")) if part)
 
 
 def _pretrained_notes(notes: dict[str, Any]) -> str:

@@ -290,6 +290,7 @@ def fit_variant(variant: Variant, bundle: DataBundle, out_dir: Path, runtime: Ru
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     task = build_task(model, inputs, bundle, recipe)
+    task.compile_on_fit = runtime.compile
     callbacks = _Callbacks(recipe, out_dir, model)
     trainer = _build_trainer(recipe, runtime, out_dir, callbacks.all, build_loggers(variant, out_dir))
     datamodule = BundleDataModule(bundle, recipe)

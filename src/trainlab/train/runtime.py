@@ -19,6 +19,7 @@ class Runtime:
     channels_last: bool
     deterministic: bool
     device_name: str
+    compile: bool = False  # torch.compile the model (training.compile resolved: "auto" is CUDA only)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -52,6 +53,7 @@ def resolve_runtime(training: TrainingConfig) -> Runtime:
         channels_last=channels_last,
         deterministic=not on_gpu,
         device_name=device_name,
+        compile=on_gpu if training.compile == "auto" else bool(training.compile),
     )
 
 

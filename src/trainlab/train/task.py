@@ -14,12 +14,13 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from trainlab.artifacts import RegressionTestScore, TestScore, forecast_table, predictions_table
 from trainlab.config import RegularizationConfig, TrainingConfig
 from trainlab.data import DataBundle, TokenSplit, WindowSplit
+from trainlab.train.compile import compile_in_place
 from trainlab.train.inputs import Batch, InputAdapter
 from trainlab.train.metrics import WeightedMean, classification_metrics, summarize
 from trainlab.train.optim import build_optimizer, build_scheduler
@@ -39,9 +40,22 @@ class TaskModule(L.LightningModule):
         # A NaN loss stays in the mean (MeanMetric's default drops it with a warning, and checks every step, which
         # makes a GPU wait); trainlab's DivergenceGuard reports it instead.
         self.train_loss, self.val_loss, self.test_loss = (WeightedMean() for _ in range(3))
+        self.compile_on_fit = False  # training.compile as resolved for the runtime; fit_variant sets it
+        self._logged: set[str] = set()  # epoch metrics registered with Lightning since the loop's epoch started
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.model(*self.inputs.model_args(batch))
+
+    def on_fit_start(self) -> None:
+        """``training.compile``: compile the model on its device before the first step (see trainlab.train.compile);
+        a resumed fit finds it compiled already."""
+        if self.compile_on_fit and getattr(self.model, "_compiled_call_impl", None) is None:
+            example = tuple(tensor.to(self.device) for tensor in self.inputs.example_input())
+            note = compile_in_place(self.model, example)
+            notes = getattr(self.model, "notes", None)
+            if not isinstance(notes, dict):
+                notes = self.model.notes = {}
+            notes["compile"] = note
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Batch:
         return self.inputs.prepare(batch, training=self.trainer.training)
@@ -62,16 +76,33 @@ class TaskModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         """The learning rate this epoch trains with (logged before the scheduler steps at its end)."""
+        self._logged.clear()
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True, sync_dist=True)
+
+    def on_validation_epoch_start(self) -> None:
+        self._logged.clear()
+
+    def on_test_epoch_start(self) -> None:
+        self._logged.clear()
+
+    def log_epoch_metric(self, name: str, metric: Metric, *, batch_size: int, prog_bar: bool = True) -> None:
+        """Log ``metric``, which the steps update with ``update()``, as its value over the epoch.
+
+        Lightning computes, logs and resets a logged Metric object at the end of the epoch; registering it once per
+        epoch is enough, and a ``self.log`` call per step costs about 0.7 ms on a CPU (a fifth of a small forecasting
+        step). ``_logged`` holds the names registered since the loop's epoch started (a resumed epoch registers
+        again). ``update()``, not ``forward()``: no per-batch value is logged, and forward also computes one and
+        copies the state; ``batch_size=`` spares Lightning a walk through the batch to find it.
+        """
+        if name not in self._logged:
+            self._logged.add(name)
+            self.log(name, metric, on_step=False, on_epoch=True, prog_bar=prog_bar, batch_size=batch_size)
 
     def _step(self, stage: str, batch: Batch) -> torch.Tensor:
         loss, outputs = self.loss_and_outputs(batch)
         mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
-        # update(), not forward(): no per-batch value is logged, and forward also computes one and copies the state;
-        # batch_size= spares Lightning a walk through the batch to find it. Together a third of a small step's time.
         mean_loss.update(loss.detach(), weight=len(batch["y"]))
-        self.log(f"{stage}_loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                 batch_size=len(batch["y"]))
+        self.log_epoch_metric(f"{stage}_loss", mean_loss, batch_size=len(batch["y"]), prog_bar=stage != "test")
         self.update_metrics(stage, outputs.detach(), batch)
         return loss
 
@@ -138,7 +169,7 @@ class ClassificationModule(TaskModule):
             return
         accuracy: MulticlassAccuracy = getattr(self, f"{stage}_accuracy")
         accuracy.update(outputs, batch["y"])
-        self.log(f"{stage}_accuracy", accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["y"]))
+        self.log_epoch_metric(f"{stage}_accuracy", accuracy, batch_size=len(batch["y"]))
 
     def test_record(self, loss: float) -> TestScore:
         """The test split's scores for ``metrics.json``."""
@@ -189,8 +220,7 @@ class RegressionModule(TaskModule):
         wmae: MeanMetric = getattr(self, f"{stage}_wmae")
         errors = (outputs - batch["y"]).abs() * batch["scale"][:, None]
         wmae.update(errors, weight=batch["weight"] * batch["mask"])
-        self.log(f"{stage}_{self.primary}", wmae, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=len(batch["y"]))
+        self.log_epoch_metric(f"{stage}_{self.primary}", wmae, batch_size=len(batch["y"]))
 
     def test_record(self, loss: float) -> RegressionTestScore:
         return RegressionTestScore(loss=loss, **self.test_results)
