@@ -83,9 +83,18 @@ class TrainingConfig(Strict):
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: Annotated[float, Field(gt=0.0)] = 0.01
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
-    scheduler: Literal["none", "cosine", "step"] = "none"
+    # onecycle: per step, warm-up from lr/25 to lr over the first `warmup` of training, then cosine decay to ~0
+    # (Smith's one-cycle, the schedule of the CIFAR-10 speed runs); cosine and step change the rate once an epoch.
+    scheduler: Literal["none", "cosine", "step", "onecycle"] = "none"
     step_size: Count = 10
     gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    warmup: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25  # onecycle's share of the steps spent warming up
+    # Classification: the target puts 1 - label_smoothing on the true class and spreads the rest evenly (Szegedy et
+    # al.); overconfident logits cost more, which helps small nets on small data.
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    # Test-time augmentation of images, in validation and test: "hflip" averages the class probabilities of each image
+    # and its mirror image (for classes that a mirror does not change, as photos of dogs, food and vehicles).
+    tta: Literal["none", "hflip"] = "none"
     accelerator: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
     devices: Annotated[StrictInt, Field(gt=0, le=1024)] | Literal["auto"] = 1
     num_nodes: Annotated[StrictInt, Field(gt=0, le=100_000)] = 1

@@ -67,7 +67,16 @@ def build_optimizer(model: nn.Module, training: TrainingConfig, weight_decay: fl
     return torch.optim.AdamW(groups, lr=training.lr)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, training: TrainingConfig) -> Any | None:
+def build_scheduler(optimizer: torch.optim.Optimizer, training: TrainingConfig, total_steps: int | None = None
+                    ) -> Any | None:
+    """The recipe's schedule; ``onecycle`` steps every batch and needs the number of training steps. Its peak is each
+    parameter group's own rate (a pretrained backbone's ``lr_scale`` is kept)."""
+    if training.scheduler == "onecycle":
+        if total_steps is None or total_steps < 1:
+            raise ValueError("the onecycle schedule needs the number of training steps")
+        peaks = [group["lr"] for group in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps,
+                                                   pct_start=training.warmup, anneal_strategy="cos")
     if training.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=training.epochs)
     if training.scheduler == "step":

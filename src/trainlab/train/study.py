@@ -122,11 +122,24 @@ def check_input_kind(variant: Variant, bundle: DataBundle) -> None:
             + f"; models for {INPUT_NAMES[kind]}: {', '.join(model_names(kind))}")
 
 
+def check_training_for_data(variant: Variant, bundle: DataBundle) -> None:
+    """Training settings that only some data and tasks use: mirrored test images, smoothed class targets."""
+    training, where = variant.recipe.training, f" (variant {variant.name!r})" if variant.techniques else ""
+    if training.tta != "none" and not bundle.is_image:
+        raise TrainlabError(f"training.tta={training.tta!r} mirrors images, but data.source="
+                            f"{variant.recipe.data.source!r} gives {INPUT_NAMES[bundle.input_spec.kind]}{where}; "
+                            "set training.tta: none")
+    if training.label_smoothing > 0 and variant.recipe.task != "classification":
+        raise TrainlabError(f"training.label_smoothing smooths class targets; task {variant.recipe.task!r} has none"
+                            f"{where}; set training.label_smoothing: 0")
+
+
 def check_models(variants: list[Variant], bundle: DataBundle, runtimes: dict[str, Runtime]) -> None:
     """Once the data is known: each variant's model (built on the meta device: shapes only, no memory) and loaders."""
     for variant in variants:
         check_task(variant.recipe, bundle)
         check_input_kind(variant, bundle)
+        check_training_for_data(variant, bundle)
         training, data = variant.recipe.training, variant.recipe.data
         on_gpu = runtimes[variant.name].accelerator == "gpu"
         if on_gpu and bundle.in_memory and data.device_resident and training.num_workers > 0:

@@ -117,10 +117,13 @@ class TaskModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.model, self.training_config, self.weight_decay)
-        scheduler = build_scheduler(optimizer, self.training_config)
+        per_step = self.training_config.scheduler == "onecycle"
+        total = int(self.trainer.estimated_stepping_batches) if per_step else None
+        scheduler = build_scheduler(optimizer, self.training_config, total)
         if scheduler is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step" if per_step
+                                                                                 else "epoch"}}
 
     def gather_in_split_order(self, local: torch.Tensor) -> torch.Tensor:
         """This rank's per-example rows, or under DDP every rank's, put back in the evaluated split's order.
@@ -149,7 +152,8 @@ class ClassificationModule(TaskModule):
                  regularization: RegularizationConfig) -> None:
         super().__init__(model, inputs, training=training, regularization=regularization)
         self.classes = list(classes)
-        self.criterion = nn.CrossEntropyLoss()
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=training.label_smoothing)
+        self.tta = training.tta
         num_classes = len(classes)
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
@@ -160,7 +164,16 @@ class ClassificationModule(TaskModule):
 
     def loss_and_outputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch)
+        if self.tta == "hflip" and not self.training:
+            logits = self._with_mirror(batch, logits)
         return self.criterion(logits.float(), batch["y"]), logits
+
+    def _with_mirror(self, batch: Batch, logits: torch.Tensor) -> torch.Tensor:
+        """``training.tta: hflip``: the log of the mean of the class probabilities of each image and of its mirror
+        image. Softmax of the result is that mean, so accuracy, the loss and predictions.csv all read the average."""
+        mirrored = self({**batch, "x": torch.flip(batch["x"], dims=(-1,))})
+        probabilities = (torch.softmax(logits.float(), dim=1) + torch.softmax(mirrored.float(), dim=1)) / 2
+        return torch.log(probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny))
 
     def update_metrics(self, stage: str, outputs: torch.Tensor, batch: Batch) -> None:
         if stage == "test":
