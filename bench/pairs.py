@@ -1,22 +1,13 @@
-"""What both speed benchmarks share: the trainer's side of a pair, and the trainer / plain-loop pairs run in ABBA
-order (a steady drift in machine speed then hits both sides alike)."""
+"""What the text and forecasting benchmarks share: the trainer's side of a pair (``trainlab bench``'s own), and the
+trainer / plain-loop pairs run in ABBA order (a steady drift in machine speed then hits both sides alike)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from trainlab.config import Variant
-from trainlab.data import DataBundle
-from trainlab.train.fit import fit_variant
-from trainlab.train.runtime import Runtime
+from trainlab.bench.ways import trainer_samples_per_s
 
-
-def trainer_samples_per_s(variant: Variant, bundle: DataBundle, runtime: Runtime, out_dir: Path) -> float:
-    """One ``fit_variant`` run's steady-state training speed (epochs after the first)."""
-    result = fit_variant(variant, bundle, out_dir, runtime)
-    assert result is not None and result.metrics is not None, "the benchmark run failed"
-    return result.metrics.train_images_per_s
+__all__ = ["abba_pairs", "trainer_samples_per_s"]
 
 
 def abba_pairs(repeats: int, plain: Callable[[], float], trainer: Callable[[int], float]

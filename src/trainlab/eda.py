@@ -10,7 +10,6 @@ classes get a count table per split, windows of time series a table of split dat
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -284,11 +283,11 @@ HTML = """\
 
 def render_pages(context: dict[str, Any], out_dir: Path) -> tuple[str, str]:
     """(HTML with the figures embedded, Markdown linking them by relative path)."""
-    from trainlab.report.formats import md_cell, md_text
+    from trainlab.report.formats import md_cell, md_text, png_data_uri
 
     pages = []
     for template, escape, link in (
-        (HTML, True, lambda path: "data:image/png;base64," + base64.b64encode((out_dir / path).read_bytes()).decode()),
+        (HTML, True, lambda path: png_data_uri(out_dir / path)),
         (MARKDOWN, False, lambda path: quote(path)),
     ):
         env = Environment(autoescape=escape, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,

@@ -11,7 +11,6 @@ import pytest
 from trainlab.errors import TrainlabError
 from trainlab.report import compare, load_run, render
 from trainlab.report.render import (
-    _environment,
     fmt_duration,
     fmt_epochs,
     fmt_interval,
@@ -19,6 +18,7 @@ from trainlab.report.render import (
     fmt_pp,
     fmt_reading,
     md_cell,
+    report_environment,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -93,7 +93,7 @@ def test_html_and_markdown_both_escape_names(rendered: tuple[Path, str, str]) ->
     # A class or file name is text in Markdown too: no raw HTML, emphasis or broken table cells.
     assert "| &lt;b&gt;x |" in md and "<b>x" not in md
     assert "Regularization & friends" in md  # the recipe's description is the author's own Markdown
-    env = _environment()
+    env = report_environment()
     assert env.autoescape("report.html.j2") is True  # type: ignore[operator]
     assert env.autoescape("report.md.j2") is False  # type: ignore[operator]
 

@@ -38,6 +38,7 @@ from trainlab.data.augment import prepare_batch
 from trainlab.errors import TrainlabError
 from trainlab.models.recipe import build_recipe_model
 from trainlab.train.compile import compile_in_place
+from trainlab.train.inputs import image_normalization
 from trainlab.train.optim import build_optimizer
 from trainlab.train.runtime import Runtime
 
@@ -97,12 +98,6 @@ def _model_and_optimizer(setup: BenchSetup) -> tuple[nn.Module, torch.optim.Opti
     return model, build_optimizer(model, recipe.training, recipe.regularization.weight_decay)
 
 
-def _normalization(model: nn.Module, bundle: DataBundle) -> tuple[list[float], list[float]]:
-    """The mean and std the trainer normalizes with: a pretrained model's own, else the train split's."""
-    pretrained = getattr(model, "input_normalization", None)
-    return (list(pretrained[0]), list(pretrained[1])) if pretrained else bundle.channel_stats()
-
-
 def _augment(recipe: Recipe) -> BatchAugment | None:
     augmentation = recipe.regularization.augmentation
     return BatchAugment(augmentation) if augmentation else None
@@ -122,7 +117,7 @@ def course_style(setup: BenchSetup) -> float:
     """The course notebooks' loop: fp32, CPU TensorDataset of floats, normalize on the CPU, ``.to(device)``."""
     device, split = setup.device, setup.train
     model, optimizer = _model_and_optimizer(setup)
-    mean, std = (torch.tensor(values).view(1, -1, 1, 1) for values in _normalization(model, setup.bundle))
+    mean, std = (torch.tensor(values).view(1, -1, 1, 1) for values in image_normalization(setup.bundle, model))
     augment = _augment(setup.recipe)
     dataset = TensorDataset(split.images.float().div(255.0), split.labels)
     generator = torch.Generator()
@@ -160,7 +155,7 @@ def plain_optimized(setup: BenchSetup) -> float:
         example = torch.zeros(1, *split.images.shape[1:], device=device)
         compile_in_place(model.to(device), (example,))
     mean, std = (torch.tensor(values, device=device).view(1, -1, 1, 1)
-                 for values in _normalization(model, setup.bundle))
+                 for values in image_normalization(setup.bundle, model))
     augment = _augment(setup.recipe)
     images, labels = split.images.to(device), split.labels.to(device)
     precision = runtime.precision
@@ -185,19 +180,25 @@ def plain_optimized(setup: BenchSetup) -> float:
     return _timed_pass(one_pass, setup)
 
 
-def trainer(setup: BenchSetup) -> float:
-    """trainlab's trainer on the same recipe and data, two epochs; the speed of the second, as its callback
-    measured it. The run folder lives in a temporary directory, removed afterwards."""
+def trainer_samples_per_s(variant: Variant, bundle: DataBundle, runtime: Runtime, out_dir: Path) -> float:
+    """One ``fit_variant`` run's steady-state training speed (epochs after the first, as its callback measured it);
+    also the trainer's side of bench/bench_text.py and bench/bench_forecast.py."""
     from trainlab.train.fit import fit_variant  # Lightning: loaded only when the trainer way runs
 
-    with tempfile.TemporaryDirectory(prefix="trainlab-bench-") as scratch:
-        recipe = setup.recipe.with_overrides({"output.dir": scratch}, origin="trainlab bench")
-        variant = Variant(name="base", techniques=(), recipe=recipe)
-        result = fit_variant(variant, setup.bundle, Path(scratch) / "base", setup.runtime)
+    result = fit_variant(variant, bundle, out_dir, runtime)
     if result is None or result.metrics is None:
         reason = result.failure.reason if result is not None and result.failure is not None else "no metrics"
         raise TrainlabError(f"the trainer's benchmark run failed: {reason}")
     return result.metrics.train_images_per_s
+
+
+def trainer(setup: BenchSetup) -> float:
+    """trainlab's trainer on the same recipe and data, two epochs; the speed of the second. The run folder lives in a
+    temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="trainlab-bench-") as scratch:
+        recipe = setup.recipe.with_overrides({"output.dir": scratch}, origin="trainlab bench")
+        variant = Variant(name="base", techniques=(), recipe=recipe)
+        return trainer_samples_per_s(variant, setup.bundle, setup.runtime, Path(scratch) / "base")
 
 
 WAYS: dict[str, Way] = {

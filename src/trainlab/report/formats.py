@@ -3,9 +3,11 @@ durations, intervals, readings of a difference, and text made safe for Markdown 
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -13,6 +15,11 @@ from markupsafe import Markup, escape
 from trainlab.report.stats import SIGNIFICANCE
 
 DASH = "—"
+
+
+def png_data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI, so a self-contained HTML report embeds it."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def fmt_pct(value: float | None) -> str:

@@ -7,7 +7,6 @@ failure never leaves a half-written report behind.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +39,7 @@ from trainlab.report.formats import (
     md_cell,
     md_code,
     md_text,
+    png_data_uri,
     tone,
 )
 from trainlab.report.load import DONE, FAILED, best_variant, load_run, pp_difference
@@ -71,8 +71,11 @@ def fmt_seeds_done(variant: dict[str, Any]) -> str:
     return f"{len(variant['replicates'])}/{variant['seeds_total']}" + (f" ({failed} failed)" if failed else "")
 
 
-def _environment() -> Environment:
-    # Autoescape exactly the HTML template; the Markdown one must print class names etc. as they are.
+def report_environment() -> Environment:
+    """The Jinja environment of trainlab's reports (the study report, ``trainlab style``'s) with the shared filters.
+
+    Autoescape exactly the HTML templates; the Markdown ones must print class names etc. as they are.
+    """
     env = Environment(
         loader=PackageLoader("trainlab.report", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), disabled_extensions=("md", "md.j2")),
@@ -125,10 +128,6 @@ def _ensure_plots(run_dir: Path, run: dict[str, Any]) -> tuple[dict[str, dict[st
     return images, COMPARISON_PLOT
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
 def _galleries(run_dir: Path, run: dict[str, Any]) -> tuple[Path | None, list[dict[str, Any]]]:
     """The training-sample gallery, and the misclassified-example galleries of the base and of the best variant (by
     test score), as paths relative to ``run_dir``; galleries a run did not write (older runs) are left out."""
@@ -154,9 +153,9 @@ def render(run_dir: Path) -> tuple[Path, Path]:
     images, comparison = _ensure_plots(run_dir, run)
     samples, misclassified = _galleries(run_dir, run)
     text_examples = text_mistakes(run_dir, run)
-    env = _environment()
+    env = report_environment()
     outputs = []
-    for template, link in (("report.html.j2", lambda path: _data_uri(run_dir / path)),
+    for template, link in (("report.html.j2", lambda path: png_data_uri(run_dir / path)),
                            ("report.md.j2", lambda path: quote(path.as_posix()))):
         outputs.append(env.get_template(template).render(
             run=run,

@@ -9,7 +9,6 @@ and both reports are rendered before either is written, so a failure never leave
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import platform
@@ -20,10 +19,10 @@ from typing import Any
 from urllib.parse import quote
 
 import torch
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trainlab.io import atomic_write_text, check_writable_dir, new_stamped_dir, write_json
-from trainlab.report.formats import fmt_amount, fmt_duration, md_cell, md_code, md_text
+from trainlab.report.formats import png_data_uri
+from trainlab.report.render import report_environment
 from trainlab.style.features import loss_layer
 from trainlab.style.figures import plot_losses, plot_panel
 from trainlab.style.images import image_label, save_png
@@ -113,22 +112,12 @@ def _setting_text(key: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("trainlab.report", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), disabled_extensions=("md", "md.j2")),
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    )
-    env.filters.update(amount=fmt_amount, duration=fmt_duration, mdcell=md_cell, mdtext=md_text, mdcode=md_code,
-                       weight=lambda value: "—" if value is None else f"{value:g}")
-    return env
-
-
 def render_reports(folder: Path, context: dict[str, Any]) -> tuple[str, str]:
-    """(HTML with the figures embedded, Markdown linking them), both rendered in memory."""
-    env = _environment()
-    embedded = {name: "data:image/png;base64," + base64.b64encode((folder / name).read_bytes()).decode("ascii")
-                for name in (PANEL, LOSSES_PNG, RESULT)}
+    """(HTML with the figures embedded, Markdown linking them), both rendered in memory with the study report's
+    environment and filters."""
+    env = report_environment()
+    env.filters["weight"] = lambda value: "—" if value is None else f"{value:g}"
+    embedded = {name: png_data_uri(folder / name) for name in (PANEL, LOSSES_PNG, RESULT)}
     html = env.get_template("style.html.j2").render(**context, link=embedded)
     markdown = env.get_template("style.md.j2").render(**context, link={name: quote(name) for name in embedded})
     return html, markdown

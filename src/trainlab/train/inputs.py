@@ -96,6 +96,13 @@ class WindowInput(InputAdapter):
         return torch.zeros(1, spec.window, spec.n_features), torch.zeros(1, spec.horizon, spec.n_future)
 
 
+def image_normalization(bundle: DataBundle, model: nn.Module | None = None) -> tuple[list[float], list[float]]:
+    """The per-channel mean and std images are normalized with: a pretrained model's own
+    (``model.input_normalization``), else the train split's."""
+    pretrained = getattr(model, "input_normalization", None)
+    return (list(pretrained[0]), list(pretrained[1])) if pretrained else bundle.channel_stats()
+
+
 def build_input_adapter(bundle: DataBundle, recipe: Recipe, channels_last: bool, model: nn.Module | None = None
                         ) -> InputAdapter:
     """The adapter of the bundle's input kind. Images are normalized with the train split's channel statistics, or
@@ -106,8 +113,7 @@ def build_input_adapter(bundle: DataBundle, recipe: Recipe, channels_last: bool,
         return TokenInput(spec)
     if isinstance(spec, WindowSpec):
         return WindowInput(spec)
-    pretrained = getattr(model, "input_normalization", None)
-    mean, std = (list(pretrained[0]), list(pretrained[1])) if pretrained else bundle.channel_stats()
+    mean, std = image_normalization(bundle, model)
     augmentation = recipe.regularization.augmentation
     return ImageInput(spec, mean, std, BatchAugment(augmentation) if augmentation else None, channels_last)
 
